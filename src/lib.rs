@@ -24,14 +24,18 @@
 //!   `Retry-After` pauses and a global concurrency limit.
 //! - [`metrics`] turns observations into Prometheus metrics; [`verdict`] turns them into a scope:
 //!   is it us, one batch size, one API version, one region, or everyone?
+//! - [`service`] runs one config: scheduler, HTTP prober and the recorder feeding metrics and
+//!   verdict; reloads replace it whole, and only with a config that loaded.
 //! - [`server`] serves `/metrics`, `/healthz`, `/-/reload`, the verdict API and the status page.
 //! - [`simulator`] is a fake of the provider's API with fault injection, for tests and the demo.
 //! - [`telemetry`] sets up logs and OpenTelemetry traces.
+//! - [`report`] prints slice tables in the terminal; [`demo`] plays the seed outage on loopback.
 //! - [`cli`] wires all of it into the `run`, `once`, `check-config`, `simulate` and `demo`
 //!   commands.
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod discovery;
 pub mod metrics;
 pub mod outcome;
@@ -41,6 +45,7 @@ pub mod report;
 pub mod scheduler;
 pub mod secret;
 pub mod server;
+pub mod service;
 pub mod simulator;
 pub mod slice;
 pub mod status_page;
