@@ -57,7 +57,7 @@ impl Default for VerdictConfig {
             failure_threshold: 0.2,
             dominance: 0.5,
             slow_failure: Duration::from_secs(20),
-            slow_failure_factor: 10.0,
+            slow_failure_factor: 5.0,
             max_observations_per_slice: 10_000,
         }
     }
