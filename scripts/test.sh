@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what the tests need, then formatting, lints and
+# every test (unit, simulator, SDK, Prometheus rules, Alertmanager routes, dashboards, status page
+# in Chromium, deployment renders, end to end against real Prometheus and Alertmanager).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked
