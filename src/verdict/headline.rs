@@ -38,35 +38,40 @@ pub(crate) fn write(finding: &Finding, counts: &WindowCounts) -> String {
             plural(finding.failing_slices, "slice")
         ),
         Scope::BatchSize => format!(
-            "{} {} while {}: fetch large jobs with fields= or submit smaller batches, and wait \
-             for the provider.",
-            subject(finding),
-            verb(finding),
-            healthy(finding, Dimension::BatchSize, "batch size ")
+            "{} while {}: fetch large jobs with fields= or submit smaller batches, and wait for \
+             the provider.",
+            what_fails(finding),
+            healthy(
+                finding,
+                Dimension::BatchSize,
+                ("batch size ", "batch sizes ")
+            ),
         ),
         Scope::Operation => format!(
-            "{} {} while {}: {}",
-            subject(finding),
-            verb(finding),
-            healthy(finding, Dimension::Operation, ""),
+            "{} while {}: {}",
+            what_fails(finding),
+            healthy(finding, Dimension::Operation, ("", "")),
             operation_advice(finding)
         ),
         Scope::ApiVersion => format!(
-            "{} {} while {}: switch to a healthy API version until the provider fixes it.",
-            subject(finding),
-            verb(finding),
-            healthy(finding, Dimension::ApiVersion, "API version ")
+            "{} while {}: switch to {} until the provider fixes it.",
+            what_fails(finding),
+            healthy(
+                finding,
+                Dimension::ApiVersion,
+                ("API version ", "API versions ")
+            ),
+            first_healthy(finding, Dimension::ApiVersion, "a healthy API version"),
         ),
         Scope::Regional => format!(
-            "{} {} while {}: route to a healthy region or wait for the provider.",
-            subject(finding),
-            verb(finding),
-            healthy(finding, Dimension::Region, "region ")
+            "{} while {}: route to {} or wait for the provider.",
+            what_fails(finding),
+            healthy(finding, Dimension::Region, ("region ", "regions ")),
+            first_healthy(finding, Dimension::Region, "a healthy region"),
         ),
         Scope::Widespread => format!(
-            "Provider-wide failure: {} {}{}: wait for the provider and follow its status page.",
-            subject(finding),
-            verb(finding),
+            "Provider-wide outage: {}{}: wait for the provider and follow its status page.",
+            what_fails(finding).replacen("Requests", "requests", 1),
             if finding.control_failing {
                 ", the models control included"
             } else {
@@ -95,52 +100,50 @@ fn quiet(counts: &WindowCounts) -> String {
             plural(counts.requests as usize, "request")
         );
     }
-    let verb = if counts.unknown_slices == 1 {
-        "has"
-    } else {
-        "have"
+    let which = match (counts.unknown_slices, counts.slices) {
+        (1, _) => "1 slice has".to_string(),
+        (unknown, all) if unknown == all => format!("all {all} slices have"),
+        (unknown, all) => format!("{unknown} of {all} slices have"),
     };
     format!(
-        "No slice is failing in the last {window}; {} of {} {verb} too few requests or too \
-         mixed results to judge yet.",
-        counts.unknown_slices,
-        plural(counts.slices, "slice"),
+        "No slice is failing in the last {window}; {which} too few requests or too mixed \
+         results to judge yet."
     )
 }
 
-/// What fails, narrowed by every separating dimension: "get for batch size 11-100 and 101-500
-/// in all 3 regions".
-fn subject(finding: &Finding) -> String {
-    let values = |d: Dimension| finding.explained_by.get(&d).map(|v| join(v));
+/// What fails and how, narrowed by every separating dimension: "get fails for batch size
+/// 11-100 and 101-500 in all 3 regions (503 after a median 60 s, ...)".
+fn what_fails(finding: &Finding) -> String {
+    let values = |d: Dimension| finding.explained_by.get(&d);
 
-    let mut subject = values(Dimension::Operation).unwrap_or_else(|| "Requests".to_string());
+    let (subject, verb) = match values(Dimension::Operation) {
+        Some(ops) if ops.len() == 1 => (ops[0].clone(), "fails"),
+        Some(ops) => (join(ops), "fail"),
+        None => ("Requests".to_string(), "fail"),
+    };
+    let mut text = format!("{subject} {verb}");
     if let Some(buckets) = values(Dimension::BatchSize) {
-        subject.push_str(&format!(" for batch size {buckets}"));
+        let noun = if buckets.len() == 1 {
+            "batch size"
+        } else {
+            "batch sizes"
+        };
+        text.push_str(&format!(" for {noun} {}", join(buckets)));
     }
     if let Some(versions) = values(Dimension::ApiVersion) {
-        subject.push_str(&format!(" on {versions}"));
+        text.push_str(&format!(" on {}", join(versions)));
     }
-    if let Some(provider) = values(Dimension::Provider) {
-        subject.push_str(&format!(" at {provider}"));
+    if let Some(providers) = values(Dimension::Provider) {
+        text.push_str(&format!(" at {}", join(providers)));
     }
     match values(Dimension::Region) {
-        Some(regions) => subject.push_str(&format!(" in {regions}")),
+        Some(regions) => text.push_str(&format!(" in {}", join(regions))),
         None if finding.regions_seen.len() > 1 => {
-            subject.push_str(&format!(" in all {} regions", finding.regions_seen.len()))
+            text.push_str(&format!(" in all {} regions", finding.regions_seen.len()))
         }
         None => {}
     }
-    subject
-}
-
-/// "fails with 503 after a median 60 s, which looks like ..." with agreement on the subject.
-fn verb(finding: &Finding) -> String {
-    let many = finding
-        .explained_by
-        .get(&Dimension::Operation)
-        .is_none_or(|ops| ops.len() > 1);
-    let verb = if many { "fail" } else { "fails" };
-    format!("{verb} with {}", failure(finding))
+    format!("{text} ({})", failure(finding))
 }
 
 /// "503 after a median 60 s, which looks like a server-side deadline, not load shedding".
@@ -160,24 +163,32 @@ fn failure(finding: &Finding) -> String {
         if finding.slow_failures && server {
             text.push_str(", which looks like a server-side deadline, not load shedding");
         } else if finding.slow_failures {
-            text.push_str(", slow enough to be a deadline");
+            text.push_str(", which looks like a deadline, not load shedding");
         } else if server {
-            text.push_str(", fast enough to look like load shedding");
+            text.push_str(", quick enough to be load shedding");
         }
     }
     text
 }
 
-/// "1-10 is healthy" or "batch size 1-10 and 11-100 are healthy"; falls back to "others are
-/// healthy" when no comparable slice was left out.
-fn healthy(finding: &Finding, dimension: Dimension, noun: &str) -> String {
+/// "batch size 1-10 is healthy" or "regions a and b are healthy"; "the rest is healthy" when
+/// no comparable slice was left out.
+fn healthy(finding: &Finding, dimension: Dimension, (one, many): (&str, &str)) -> String {
     match finding.contrast.get(&dimension) {
-        Some(values) if !values.is_empty() => {
-            let verb = if values.len() == 1 { "is" } else { "are" };
-            format!("{noun}{} {verb} healthy", join(values))
-        }
+        Some(values) if values.len() == 1 => format!("{one}{} is healthy", values[0]),
+        Some(values) if !values.is_empty() => format!("{many}{} are healthy", join(values)),
         _ => "the rest is healthy".to_string(),
     }
+}
+
+/// The first healthy value of a dimension, to name where to go instead.
+fn first_healthy(finding: &Finding, dimension: Dimension, fallback: &str) -> String {
+    finding
+        .contrast
+        .get(&dimension)
+        .and_then(|values| values.first())
+        .cloned()
+        .unwrap_or_else(|| fallback.to_string())
 }
 
 /// What to do when one operation fails: the state-only fetch is the way around a broken `get`.

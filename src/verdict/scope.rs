@@ -120,8 +120,10 @@ pub(crate) fn classify(
             .filter(|s| s.state != SliceState::Failing)
             .collect();
     }
-    let provisional =
-        !failing.is_empty() && !comparisons.iter().any(|s| s.state == SliceState::Healthy);
+    // With nothing left to compare (everything fails), the scope is firm, not provisional.
+    let provisional = !failing.is_empty()
+        && !comparisons.is_empty()
+        && !comparisons.iter().any(|s| s.state == SliceState::Healthy);
 
     let (explained_by, contrast) = separate(&failing, &comparisons, buckets);
     let control_failing = failing.iter().any(|s| s.key.operation.is_control());
@@ -291,15 +293,21 @@ fn choose_scope(
         return Scope::ProbeLocal;
     }
 
-    // The control failing everywhere means the fault is not about batches.
-    if finding.control_failing && !explains(Dimension::Region) && !explains(Dimension::ApiVersion) {
+    // The control failing together with batch operations, in every region and version, means
+    // the fault is not about batches. The control failing alone is just one more operation.
+    let batch_operation_failing = failing.iter().any(|s| !s.key.operation.is_control());
+    if finding.control_failing
+        && batch_operation_failing
+        && !explains(Dimension::Region)
+        && !explains(Dimension::ApiVersion)
+    {
         return Scope::Widespread;
     }
 
     if explains(Dimension::BatchSize) && larger_buckets_fail(finding, failing, buckets) {
         return Scope::BatchSize;
     }
-    if explains(Dimension::Operation) && !finding.control_failing {
+    if explains(Dimension::Operation) && !(finding.control_failing && batch_operation_failing) {
         return Scope::Operation;
     }
     if explains(Dimension::ApiVersion) {
