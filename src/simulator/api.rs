@@ -149,17 +149,14 @@ async fn api(
             };
             return answer.into_response(started.elapsed());
         }
-        Some(Effect::Hang) => None,
-        Some(Effect::Close) => Some(Takeover::Close),
-        Some(Effect::ResetMidBody) => Some(partial(&healthy(), started, Ending::Reset)),
-        Some(Effect::TruncatedBody) => Some(partial(&healthy(), started, Ending::Close)),
+        Some(Effect::Hang) => Takeover::Hang,
+        Some(Effect::Close) => Takeover::Close,
+        Some(Effect::ResetMidBody) => partial(&healthy(), started, Ending::Reset),
+        Some(Effect::TruncatedBody) => partial(&healthy(), started, Ending::Close),
     };
 
-    // The connection task drops this handler once it has the connection; a hang waits for
-    // the client to give up, or for shutdown.
-    if let Some(takeover) = takeover {
-        conn.take_over(takeover);
-    }
+    // The connection task drops this handler as soon as it has the connection.
+    conn.take_over(takeover);
     sim.shutdown.cancelled().await;
     Answer::canonical_error(503).into_response(started.elapsed())
 }

@@ -16,7 +16,7 @@ use axum::{Extension, Router};
 use bytes::Bytes;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,8 @@ const BEFORE_RESET: Duration = Duration::from_millis(100);
 pub(crate) enum Takeover {
     /// Close the connection without writing anything.
     Close,
+    /// Write nothing and keep the connection open until the client closes it (or shutdown).
+    Hang,
     /// Write these bytes, then end the connection.
     Write {
         /// Raw bytes: a response head and part of a body.
@@ -134,13 +136,20 @@ async fn connection(
     let Some(stream) = slot.lock().unwrap_or_else(PoisonError::into_inner).take() else {
         return;
     };
-    finish(stream, takeover).await;
+    finish(stream, takeover, shutdown).await;
 }
 
 /// Writes a takeover's bytes and ends the connection as asked.
-async fn finish(mut stream: TcpStream, takeover: Takeover) {
+async fn finish(mut stream: TcpStream, takeover: Takeover, shutdown: CancellationToken) {
     let (bytes, ending) = match takeover {
         Takeover::Close => (Bytes::new(), Ending::Close),
+        Takeover::Hang => {
+            tokio::select! {
+                () = until_peer_closes(&mut stream) => {}
+                () = shutdown.cancelled() => {}
+            }
+            return;
+        }
         Takeover::Write { bytes, ending } => (bytes, ending),
     };
     if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
@@ -158,6 +167,16 @@ async fn finish(mut stream: TcpStream, takeover: Takeover) {
         }
     }
     drop(stream);
+}
+
+/// Reads and discards whatever the client still sends, until it closes or the read fails.
+async fn until_peer_closes(stream: &mut TcpStream) {
+    let mut buffer = [0u8; 4096];
+    while let Ok(read) = stream.read(&mut buffer).await {
+        if read == 0 {
+            return;
+        }
+    }
 }
 
 /// A TCP stream that the connection task can take back from hyper.
