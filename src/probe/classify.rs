@@ -13,7 +13,7 @@ pub fn classify_error(err: &reqwest::Error) -> Outcome {
     }
 
     let mut io_kind = None;
-    for cause in chain(err) {
+    for cause in causes(err) {
         if cause.is::<DnsFailure>() {
             return Outcome::DnsError;
         }
@@ -21,10 +21,6 @@ pub fn classify_error(err: &reqwest::Error) -> Outcome {
             return Outcome::TlsError;
         }
         if let Some(io_err) = cause.downcast_ref::<io::Error>() {
-            // tokio-rustls reports TLS failures as io::Error wrapping the rustls error.
-            if io_err.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
-                return Outcome::TlsError;
-            }
             io_kind.get_or_insert(io_err.kind());
         }
     }
@@ -39,7 +35,20 @@ pub fn classify_error(err: &reqwest::Error) -> Outcome {
     Outcome::ConnectError
 }
 
-fn chain<'a>(err: &'a reqwest::Error) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
-    let first: &'a (dyn StdError + 'static) = err;
-    std::iter::successors(Some(first), |&e| e.source())
+/// Every error in the source chain, including the errors that `io::Error`s wrap: tokio-rustls
+/// reports a TLS failure as an `io::Error` around an `io::Error` around the `rustls::Error`, and
+/// `io::Error::source` skips the wrapped error itself.
+fn causes<'a>(err: &'a reqwest::Error) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut found = Vec::new();
+    let mut next: Option<&'a (dyn StdError + 'static)> = Some(err);
+
+    while let Some(cause) = next {
+        found.push(cause);
+        let wrapped = cause
+            .downcast_ref::<io::Error>()
+            .and_then(|io_err| io_err.get_ref())
+            .map(|inner| inner as &(dyn StdError + 'static));
+        next = wrapped.or_else(|| cause.source());
+    }
+    found
 }
