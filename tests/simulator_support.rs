@@ -27,6 +27,15 @@ jobs:
 /// Starts a simulator with one listener per region on 127.0.0.1:0.
 pub async fn start(yaml: &str, regions: &[&str], api_key: Option<&str>) -> RunningSimulator {
     let scenario = Scenario::parse(yaml, "test scenario").expect("test scenario parses");
+    start_scenario(scenario, regions, api_key).await
+}
+
+/// Starts a simulator for a parsed scenario, one listener per region on 127.0.0.1:0.
+pub async fn start_scenario(
+    scenario: Scenario,
+    regions: &[&str],
+    api_key: Option<&str>,
+) -> RunningSimulator {
     let listeners = regions
         .iter()
         .map(|region| (region.to_string(), "127.0.0.1:0".parse().unwrap()))

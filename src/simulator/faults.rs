@@ -6,14 +6,16 @@
 //! decides the answer. This module owns the rule syntax, its validation and the matching; the
 //! effects themselves are carried out by the request handler and the connection layer.
 
-use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::de::{self, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
+
+mod effect;
+
+pub use effect::Effect;
 
 /// Every kind of request the simulator answers, as fault rules name them.
 ///
@@ -94,102 +96,6 @@ impl Range {
     /// Whether `value` lies within the range.
     pub fn contains(&self, value: u64) -> bool {
         self.min.is_none_or(|min| value >= min) && self.max.is_none_or(|max| value <= max)
-    }
-}
-
-/// What a matching rule does to the request.
-///
-/// Written as a bare name for the effects without parameters (`hang`) and as a one-key map for
-/// the others (`{status: 503}`); JSON uses the same shapes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Effect {
-    /// Answer this HTTP status with Google's error body, e.g. `{status: 503}`.
-    Status(u16),
-    /// Answer a status with Google's error body and a `Retry-After` header in whole seconds.
-    /// The header value is sent as written: it is not multiplied by the time scale.
-    RetryAfter {
-        /// The HTTP status, usually 429 or 503.
-        status: u16,
-        /// The pause the client is asked to take.
-        #[serde(with = "humantime_serde")]
-        after: Duration,
-    },
-    /// Send the status line, the headers and half of the body, then reset the connection.
-    ResetMidBody,
-    /// Announce the full `Content-Length`, send half of the body, then close the connection.
-    TruncatedBody,
-    /// Never answer; the connection stays open until the client gives up.
-    Hang,
-    /// Read the request, then close the connection before any response.
-    Close,
-}
-
-const EFFECT_NAMES: &[&str] = &[
-    "status",
-    "retry_after",
-    "reset_mid_body",
-    "truncated_body",
-    "hang",
-    "close",
-];
-
-impl<'de> Deserialize<'de> for Effect {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Effect, D::Error> {
-        deserializer.deserialize_any(EffectVisitor)
-    }
-}
-
-/// Reads the two shapes an effect has; serde's own enum support would want YAML tags.
-struct EffectVisitor;
-
-impl<'de> Visitor<'de> for EffectVisitor {
-    type Value = Effect;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            "an effect: hang, close, reset_mid_body, truncated_body, {status: CODE} or \
-             {retry_after: {status: CODE, after: DURATION}}",
-        )
-    }
-
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<Effect, E> {
-        match name {
-            "reset_mid_body" => Ok(Effect::ResetMidBody),
-            "truncated_body" => Ok(Effect::TruncatedBody),
-            "hang" => Ok(Effect::Hang),
-            "close" => Ok(Effect::Close),
-            "status" | "retry_after" => Err(E::custom(format!(
-                "`{name}` needs a value, e.g. {{{name}: ...}}"
-            ))),
-            other => Err(E::unknown_variant(other, EFFECT_NAMES)),
-        }
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Effect, A::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct RetryAfter {
-            status: u16,
-            #[serde(with = "humantime_serde")]
-            after: Duration,
-        }
-
-        let Some(name) = map.next_key::<String>()? else {
-            return Err(de::Error::invalid_length(0, &self));
-        };
-        let effect = match name.as_str() {
-            "status" => Effect::Status(map.next_value()?),
-            "retry_after" => {
-                let RetryAfter { status, after } = map.next_value()?;
-                Effect::RetryAfter { status, after }
-            }
-            other => return Err(de::Error::unknown_variant(other, EFFECT_NAMES)),
-        };
-        if map.next_key::<String>()?.is_some() {
-            return Err(de::Error::custom("an effect is a map with exactly one key"));
-        }
-        Ok(effect)
     }
 }
 
@@ -458,143 +364,4 @@ impl FaultState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn facts(operation: SimOperation) -> RequestFacts<'static> {
-        RequestFacts {
-            operation,
-            api_version: "v1beta",
-            region: "us",
-            listener: 1,
-            batch_size: Some(100),
-            response_bytes: Some(5000),
-            elapsed: Duration::from_secs(10),
-        }
-    }
-
-    #[test]
-    fn empty_rule_matches_everything() {
-        assert!(FaultRule::any().matches(&facts(SimOperation::List), 1.0));
-    }
-
-    #[test]
-    fn each_matcher_can_exclude() {
-        let request = facts(SimOperation::Get);
-        let mut rule = FaultRule::any();
-        rule.operations = vec![SimOperation::GetState];
-        assert!(!rule.matches(&request, 1.0));
-
-        let mut rule = FaultRule::any();
-        rule.api_versions = vec!["v1".into()];
-        assert!(!rule.matches(&request, 1.0));
-
-        let mut rule = FaultRule::any();
-        rule.regions = vec!["eu".into()];
-        assert!(!rule.matches(&request, 1.0));
-
-        let mut rule = FaultRule::any();
-        rule.listeners = vec![2];
-        assert!(!rule.matches(&request, 1.0));
-
-        let mut rule = FaultRule::any();
-        rule.batch_size = Some(Range {
-            min: Some(101),
-            max: None,
-        });
-        assert!(!rule.matches(&request, 1.0));
-
-        let mut rule = FaultRule::any();
-        rule.response_bytes = Some(Range {
-            min: None,
-            max: Some(4999),
-        });
-        assert!(!rule.matches(&request, 1.0));
-    }
-
-    #[test]
-    fn size_matchers_skip_requests_without_sizes() {
-        let mut request = facts(SimOperation::List);
-        request.batch_size = None;
-        request.response_bytes = None;
-        let mut rule = FaultRule::any();
-        rule.batch_size = Some(Range::default());
-        assert!(!rule.matches(&request, 1.0));
-
-        let mut rule = FaultRule::any();
-        rule.response_bytes = Some(Range::default());
-        assert!(!rule.matches(&request, 1.0));
-    }
-
-    #[test]
-    fn window_is_scaled() {
-        let request = facts(SimOperation::Get);
-        let mut rule = FaultRule::any();
-        rule.after = Some(Duration::from_secs(100));
-        assert!(!rule.matches(&request, 1.0));
-        assert!(rule.matches(&request, 0.1));
-
-        let mut rule = FaultRule::any();
-        rule.until = Some(Duration::from_secs(100));
-        assert!(rule.matches(&request, 1.0));
-        assert!(!rule.matches(&request, 0.01));
-    }
-
-    #[test]
-    fn validation_rejects_nonsense() {
-        let mut rule = FaultRule::any();
-        rule.probability = 1.5;
-        assert!(rule.validate().is_err());
-
-        let mut rule = FaultRule::any();
-        rule.effect = Some(Effect::Status(200));
-        assert!(rule.validate().is_err());
-
-        let mut rule = FaultRule::any();
-        rule.batch_size = Some(Range {
-            min: Some(5),
-            max: Some(4),
-        });
-        assert!(rule.validate().is_err());
-
-        let mut rule = FaultRule::any();
-        rule.after = Some(Duration::from_secs(5));
-        rule.until = Some(Duration::from_secs(5));
-        assert!(rule.validate().is_err());
-
-        assert!(FaultRule::any().validate().is_ok());
-    }
-
-    #[test]
-    fn seeded_probability_is_reproducible() {
-        let mut rule = FaultRule::any();
-        rule.probability = 0.5;
-        let run = || {
-            let state = FaultState::new(vec![rule.clone()], Some(7), 1.0);
-            (0..64)
-                .map(|_| state.pick(&facts(SimOperation::Get)).is_some())
-                .collect::<Vec<_>>()
-        };
-
-        let first = run();
-
-        assert_eq!(first, run());
-        assert!(first.iter().any(|hit| *hit) && first.iter().any(|hit| !*hit));
-    }
-
-    #[test]
-    fn first_matching_rule_wins_and_losers_fall_through() {
-        let mut never = FaultRule::any();
-        never.name = Some("never".into());
-        never.probability = 0.0;
-        let mut first = FaultRule::any();
-        first.name = Some("first".into());
-        let mut second = FaultRule::any();
-        second.name = Some("second".into());
-        let state = FaultState::new(vec![never, first, second], Some(1), 1.0);
-
-        let (label, _) = state.pick(&facts(SimOperation::Get)).unwrap();
-
-        assert_eq!(label, "first");
-    }
-}
+mod tests;

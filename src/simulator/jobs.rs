@@ -9,10 +9,13 @@
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use rand::Rng;
 use serde_json::{Value, json};
 
 use super::scenario::{BatchState, ContentKind, JobSeed, OutputKind};
+
+mod content;
+
+use content::{random_id, synthetic_png_base64, synthetic_text};
 
 /// `@type` of the operation's metadata.
 const BATCH_TYPE: &str =
@@ -350,173 +353,5 @@ pub(crate) fn timestamp(time: SystemTime) -> String {
     humantime::format_rfc3339_nanos(time).to_string()
 }
 
-/// A 40-character lowercase id like the ones Google gives batches.
-fn random_id() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    (0..40)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
-/// Exactly `len` characters of readable text that differ per request.
-fn synthetic_text(index: usize, len: usize) -> String {
-    let sentence = format!("Synthetic answer {index} from the batchprobe simulator. ");
-    sentence.chars().cycle().take(len).collect()
-}
-
-/// Base64 of a `len`-byte blob that starts with the PNG signature.
-fn synthetic_png_base64(index: usize, len: usize) -> String {
-    const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
-    let bytes: Vec<u8> = (0..len)
-        .map(|i| {
-            SIGNATURE
-                .get(i)
-                .copied()
-                .unwrap_or(((i * 31 + index * 7) % 251) as u8)
-        })
-        .collect();
-    base64(&bytes)
-}
-
-/// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for position in 0..4 {
-            if position <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * position) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seed(requests: u64, output: OutputKind) -> JobSeed {
-        JobSeed {
-            id: "job-a".into(),
-            requests,
-            state: BatchState::Succeeded,
-            output,
-            kind: ContentKind::Text,
-            bytes_per_response: 50,
-            model: "gemini-2.5-flash".into(),
-            display_name: None,
-        }
-    }
-
-    #[test]
-    fn base64_matches_known_values() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-    }
-
-    #[test]
-    fn finished_inline_job_has_results_in_both_places() {
-        let job = Job::seeded(
-            &seed(3, OutputKind::Inline),
-            Instant::now(),
-            SystemTime::now(),
-        );
-
-        let op = job.operation(Instant::now(), true);
-
-        assert_eq!(op["done"], true);
-        assert_eq!(op["metadata"]["batchStats"]["requestCount"], "3");
-        assert_eq!(
-            op["metadata"]["output"]["inlinedResponses"]["inlinedResponses"]
-                .as_array()
-                .unwrap()
-                .len(),
-            3
-        );
-        assert_eq!(
-            op["response"]["inlinedResponses"],
-            op["metadata"]["output"]["inlinedResponses"]
-        );
-        let text = &op["response"]["inlinedResponses"]["inlinedResponses"][0]["response"]["candidates"]
-            [0]["content"]["parts"][0]["text"];
-        assert_eq!(text.as_str().unwrap().len(), 50);
-    }
-
-    #[test]
-    fn list_items_leave_inline_results_out_but_keep_files() {
-        let inline = Job::seeded(
-            &seed(3, OutputKind::Inline),
-            Instant::now(),
-            SystemTime::now(),
-        );
-        let file = Job::seeded(
-            &seed(3, OutputKind::File),
-            Instant::now(),
-            SystemTime::now(),
-        );
-
-        assert!(
-            inline.operation(Instant::now(), false)["metadata"]
-                .get("output")
-                .is_none()
-        );
-        assert_eq!(
-            file.operation(Instant::now(), false)["metadata"]["output"]["responsesFile"],
-            "files/batch-job-a"
-        );
-        assert_eq!(
-            file.results_file().iter().filter(|b| **b == b'\n').count(),
-            3
-        );
-    }
-
-    #[test]
-    fn created_job_moves_through_its_schedule_and_can_be_cancelled() {
-        let job = Job::created(
-            "gemini-2.5-flash".into(),
-            "t".into(),
-            vec![None, None],
-            ContentKind::Text,
-            10,
-            Duration::from_secs(10),
-            Duration::from_secs(10),
-        );
-        let start = job.created;
-
-        assert_eq!(job.snapshot(start).state, BatchState::Pending);
-        assert_eq!(
-            job.snapshot(start + Duration::from_secs(15)).state,
-            BatchState::Running
-        );
-        assert_eq!(
-            job.snapshot(start + Duration::from_secs(25)).state,
-            BatchState::Succeeded
-        );
-        let pending = job.operation(start, true);
-        assert!(pending.get("done").is_none());
-        assert_eq!(
-            pending["metadata"]["batchStats"]["pendingRequestCount"],
-            "2"
-        );
-
-        job.cancel(start + Duration::from_secs(1));
-
-        assert_eq!(
-            job.snapshot(start + Duration::from_secs(25)).state,
-            BatchState::Cancelled
-        );
-    }
-}
+mod tests;
