@@ -91,7 +91,10 @@ impl HttpProber {
                 .client
                 .request(request.method.clone(), request.url.clone())
                 .headers(request.headers.clone());
-            let response = builder.send().await.map_err(|e| (classify_error(&e), None))?;
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| (classify_error(&e), None))?;
 
             status = Some(response.status().as_u16());
             retry_after = retry_after_of(&response);
@@ -109,7 +112,10 @@ impl HttpProber {
             }
             // A partial body can only be checked for its start.
             if !looks_like_json_start(&body, operation) {
-                return Err((Outcome::InvalidBody, Some("body does not start as JSON".into())));
+                return Err((
+                    Outcome::InvalidBody,
+                    Some("body does not start as JSON".into()),
+                ));
             }
             Ok(None)
         };
@@ -192,7 +198,11 @@ fn retry_after_of(response: &reqwest::Response) -> Option<Duration> {
         return None;
     }
 
-    let value = response.headers().get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    let value = response
+        .headers()
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     parse_retry_after(value, SystemTime::now())
 }
 
@@ -208,7 +218,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 }
 
 /// reqwest is built without a bundled crypto provider; ring is installed once, process-wide.
-fn install_crypto_provider() {
+/// Anything in the process that builds its own `reqwest::Client` calls this first.
+pub fn install_crypto_provider() {
     // An error means a provider is already installed, which is all that is needed.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
@@ -222,8 +233,14 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
 
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

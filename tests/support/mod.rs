@@ -1,0 +1,121 @@
+//! Helpers shared by the integration tests that run the `batchprobe` binary: free loopback
+//! ports, child processes that are killed when dropped, and waiting for a server to answer.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free port on 127.0.0.1: bound, read, released.
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// A child process killed on drop, its output captured to files.
+pub struct Process {
+    pub child: Child,
+    pub stdout: std::path::PathBuf,
+    pub stderr: std::path::PathBuf,
+}
+
+impl Process {
+    /// Starts the `batchprobe` binary with `args`, output to files under `dir`.
+    pub fn batchprobe(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Process {
+        let stdout = dir.join(format!("{name}.stdout"));
+        let stderr = dir.join(format!("{name}.stderr"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_batchprobe"));
+        command
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        let child = command.spawn().expect("the batchprobe binary starts");
+        Process {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Everything the process wrote so far.
+    pub fn output(&self) -> String {
+        let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+        let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        format!("{out}{err}")
+    }
+
+    /// Sends a signal by number (e.g. 1 for SIGHUP).
+    pub fn signal(&self, signal: i32) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP client for tests (the crate's reqwest needs its crypto provider installed first).
+pub fn client() -> reqwest::Client {
+    batchprobe::probe::install_crypto_provider();
+    reqwest::Client::new()
+}
+
+/// Polls `url` until it answers 200 or `limit` passes.
+pub async fn wait_for_ok(url: &str, limit: Duration) {
+    let client = client();
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(response) = client.get(url).send().await {
+            if response.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url} did not answer within {limit:?}");
+}
+
+/// Polls `check` every 200 ms until it returns `Some` or `limit` passes.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Runs a tool that the test suite needs; a missing tool fails the test with how to get it.
+pub fn tool(name: &str) -> Command {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{name} is not installed: run scripts/install-test-deps.sh (or scripts/test.sh)"
+    );
+    Command::new(name)
+}
