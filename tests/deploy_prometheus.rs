@@ -63,4 +63,16 @@ fn regional_agent_config_is_valid_in_agent_mode() {
             .as_array()
             .is_some_and(|w| !w.is_empty())
     );
+
+    // The rules match series by (instance, job) across regions: a loopback address as the
+    // instance would be the same in every region's agent.
+    for job in config["scrape_configs"].as_array().unwrap() {
+        for static_config in job["static_configs"].as_array().unwrap() {
+            let instance = static_config["labels"]["instance"].as_str().unwrap_or("");
+            assert!(
+                !instance.is_empty(),
+                "agent target without its own instance label"
+            );
+        }
+    }
 }
