@@ -60,16 +60,18 @@ pub fn render_with(verdict: &Verdict, options: &PageOptions) -> String {
         "<header class=\"banner {scope_class}\">\n<div class=\"scope\">{label}</div>\n\
          <h1>{headline}</h1>\n<p class=\"when\">{when}</p>\n</header>\n<main>\n",
         label = escape(&scope_label(verdict.scope)),
-        headline = escape(&verdict.headline),
+        headline = keep_units(&escape(&verdict.headline)),
         when = when_line(verdict),
     );
 
-    page.push_str("<section>\n<h2>Slices</h2>\n");
+    // Matrix and evidence side by side on wide screens, stacked on narrow ones.
+    page.push_str("<div class=\"row\">\n<section class=\"slices\">\n<h2>Slices</h2>\n");
     page.push_str(&matrix::render(verdict));
     page.push_str(&legend(verdict));
     page.push_str("</section>\n");
-
     page.push_str(&evidence(verdict));
+    page.push_str("</div>\n");
+
     page.push_str(&slice_table(verdict));
 
     let _ = write!(
@@ -165,7 +167,7 @@ fn legend(verdict: &Verdict) -> String {
         );
     }
     html.push_str(
-        "<span class=\"key r0 unknown\"></span>hatched: unknown (too few requests or undecided) \
+        "<span class=\"key r0 unknown\"></span>hatched: unknown \
          <span class=\"key r4 failing\"></span>framed: failing</div>\n",
     );
     html
@@ -173,10 +175,10 @@ fn legend(verdict: &Verdict) -> String {
 
 /// What the verdict rests on: separating dimensions and how failures look.
 fn evidence(verdict: &Verdict) -> String {
-    let mut html = String::from("<section>\n<h2>Evidence</h2>\n<table class=\"evidence\">\n");
-    html.push_str(
-        "<tr><th>Dimension</th><th>Failing</th><th>Not failing (same other labels)</th></tr>\n",
+    let mut html = String::from(
+        "<section class=\"evidence-panel\">\n<h2>Evidence</h2>\n<table class=\"evidence\">\n",
     );
+    html.push_str("<tr><th>Dimension</th><th>Failing</th><th>Not failing</th></tr>\n");
     if verdict.explained_by.is_empty() {
         let text = if verdict.failing_slices == 0 {
             "No slice is failing."
@@ -189,23 +191,23 @@ fn evidence(verdict: &Verdict) -> String {
         let contrast = verdict
             .contrast
             .get(dimension)
-            .map(|v| v.join(", "))
+            .map(|v| values(v))
             .unwrap_or_default();
         let _ = writeln!(
             html,
             "<tr><td><code>{}</code></td><td class=\"bad\">{}</td><td class=\"good\">{}</td></tr>",
             escape(dimension),
-            escape(&failing.join(", ")),
-            escape(&contrast),
+            values(failing),
+            contrast,
         );
     }
     html.push_str("</table>\n<table class=\"evidence facts\">\n");
 
-    let seconds = |value: Option<f64>| value.map_or("–".to_string(), |s| format!("{s:.2} s"));
+    let seconds = |value: Option<f64>| value.map_or("–".to_string(), short_seconds);
     let deadline = if verdict.failing_slices == 0 {
         "–"
     } else if verdict.looks_like_deadline {
-        "yes: failures take long, like a server-side deadline"
+        "yes: failures take long, like a deadline"
     } else {
         "no: failures are quick"
     };
@@ -257,7 +259,7 @@ fn slice_table(verdict: &Verdict) -> String {
     for slice in slices {
         let latency = slice
             .failure_latency_median_seconds
-            .map_or("–".to_string(), |s| format!("{s:.2} s"));
+            .map_or("–".to_string(), short_seconds);
         let _ = writeln!(
             html,
             "<tr class=\"{state}\"><td><span class=\"pill {state}\">{state}</span></td>\
@@ -296,12 +298,69 @@ pub(crate) fn percent(ratio: f64) -> String {
     }
 }
 
+/// Values of one dimension, each kept on one line: `<span>11-100</span>, <span>101-500</span>`.
+fn values(values: &[String]) -> String {
+    let spans: Vec<String> = values
+        .iter()
+        .map(|value| format!("<span class=\"value\">{}</span>", escape(value)))
+        .collect();
+    spans.join(", ")
+}
+
+/// "60 s", "4.2 s", "850 ms": latencies as people read them.
+pub(crate) fn short_seconds(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{:.0} ms", seconds * 1000.0)
+    } else if seconds < 10.0 {
+        format!("{seconds:.1} s")
+    } else {
+        format!("{seconds:.0} s")
+    }
+}
+
 fn whole_seconds(duration: Duration) -> Duration {
     Duration::from_secs(duration.as_secs())
 }
 
 fn whole_seconds_f64(seconds: f64) -> Duration {
     Duration::from_secs(seconds.max(0.0) as u64)
+}
+
+/// Joins a number to its unit ("60 s", "850 ms") with a no-break space, and the two ends of
+/// a bucket label ("1-10") with a no-break hyphen, so a line never breaks inside them.
+fn keep_units(text: &str) -> String {
+    let text = bind_ranges(text);
+    let words: Vec<&str> = text.split(' ').collect();
+    let mut joined = String::with_capacity(text.len());
+    for (index, word) in words.iter().enumerate() {
+        if index > 0 {
+            let unit = matches!(
+                word.trim_end_matches([',', ')', '.', ':']),
+                "s" | "ms" | "min"
+            );
+            let number = words[index - 1].ends_with(|c: char| c.is_ascii_digit());
+            joined.push_str(if unit && number { "&nbsp;" } else { " " });
+        }
+        joined.push_str(word);
+    }
+    joined
+}
+
+/// "1-10" → "1&#8209;10": a hyphen between digits becomes a no-break hyphen.
+fn bind_ranges(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut bound = String::with_capacity(text.len());
+    for (index, &c) in chars.iter().enumerate() {
+        let between_digits = index > 0
+            && chars[index - 1].is_ascii_digit()
+            && chars.get(index + 1).is_some_and(char::is_ascii_digit);
+        if c == '-' && between_digits {
+            bound.push_str("&#8209;");
+        } else {
+            bound.push(c);
+        }
+    }
+    bound
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -329,6 +388,14 @@ mod tests {
         assert_eq!(
             escape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn units_stay_with_their_numbers() {
+        assert_eq!(
+            keep_units("after a median 60 s, or 850 ms) in 3 regions, size 1-10"),
+            "after a median 60&nbsp;s, or 850&nbsp;ms) in 3 regions, size 1&#8209;10"
         );
     }
 

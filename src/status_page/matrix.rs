@@ -9,7 +9,7 @@ use std::fmt::Write;
 use crate::slice::{NO_BATCH_SIZE, Operation};
 use crate::verdict::{SliceReport, Verdict};
 
-use super::{escape, percent};
+use super::{escape, percent, short_seconds};
 
 /// A row: provider (shown only when there are several), operation, batch size bucket.
 type RowKey = (String, usize, (u64, String));
@@ -62,11 +62,11 @@ pub(super) fn render(verdict: &Verdict) -> String {
         let (provider, operation, (_, batch_size)) = row;
         let first_of_operation =
             index == 0 || (&rows[index - 1].0, rows[index - 1].1) != (provider, *operation);
-        html.push_str(if first_of_operation {
-            "<tr class=\"group\">"
-        } else {
-            "<tr>"
-        });
+        if first_of_operation && index > 0 {
+            let gap = columns.len() + 2;
+            let _ = write!(html, "<tr class=\"gap\"><td colspan=\"{gap}\"></td></tr>");
+        }
+        html.push_str("<tr>");
         if first_of_operation {
             let span = rows
                 .iter()
@@ -110,12 +110,12 @@ fn cell(slice: &SliceReport, threshold: f64) -> String {
         slice.failure_latency_median_seconds,
     ) {
         (Some(failure), Some(seconds)) if slice.failures > 0 => {
-            format!("{} req · {failure} {seconds:.1} s", slice.requests)
+            format!("{failure} · {}", short_seconds(seconds))
         }
         _ => format!("{} req", slice.requests),
     };
     let title = format!(
-        "{}/{}/{}/{}/{}: {} of {} failed, {}",
+        "{}/{}/{}/{}/{}: {} of {} requests failed, {}",
         slice.provider,
         slice.operation,
         slice.api_version,

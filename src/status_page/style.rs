@@ -14,11 +14,15 @@ code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.92
 .banner .scope { display: inline-block; padding: 3px 12px; border: 2px solid rgba(255,255,255,.75);
   border-radius: 999px; font-size: 15px; font-weight: 700; letter-spacing: .08em;
   text-transform: uppercase; }
-.banner h1 { margin: 12px 0 10px; font-size: 31px; line-height: 1.25; font-weight: 700;
+.banner h1 { margin: 12px 0 10px; font-size: 26px; line-height: 1.3; font-weight: 700;
   max-width: 1250px; }
 .banner .when { margin: 0; font-size: 14px; opacity: .92; }
 .banner .when code { background: rgba(255,255,255,.18); padding: 1px 6px; border-radius: 4px; }
 main { padding: 20px 40px 8px; }
+.row { display: flex; flex-wrap: wrap; gap: 20px; align-items: flex-start; }
+.row > section { margin-bottom: 20px; }
+section.slices { flex: 0 1 auto; }
+section.evidence-panel { flex: 1 1 340px; }
 section { background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 16px 20px;
   margin-bottom: 20px; }
 h2 { margin: 0 0 12px; font-size: 18px; }
@@ -31,8 +35,8 @@ table.matrix { border-collapse: separate; border-spacing: 4px; }
 .matrix th.operation { text-align: left; padding: 0 14px 0 2px; font-size: 15px; color: #1f2328;
   font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 .matrix th.bucket { text-align: right; padding: 0 10px 0 4px; font-variant-numeric: tabular-nums; }
-.matrix tr.group th, .matrix tr.group td { border-top: 0; }
-.cell { width: 112px; height: 50px; text-align: center; border-radius: 6px; padding: 3px 4px; }
+.matrix tr.gap td { height: 6px; padding: 0; }
+.cell { width: 100px; height: 50px; text-align: center; border-radius: 6px; padding: 3px 4px; }
 .cell .pct { display: block; font-size: 19px; font-weight: 700; line-height: 1.2; }
 .cell .detail { display: block; font-size: 11px; opacity: .9; white-space: nowrap; }
 .r0 { background: #2da44e; color: #fff; }
@@ -44,19 +48,22 @@ table.matrix { border-collapse: separate; border-spacing: 4px; }
   rgba(255,255,255,.55) 0 5px, rgba(255,255,255,0) 5px 10px); }
 .cell.failing, .key.failing { box-shadow: inset 0 0 0 3px #4c0510; }
 .cell.absent { background: #f6f8fa; color: #8c959f; font-size: 11px; }
-.legend { margin-top: 10px; font-size: 13px; color: #424a53; }
+.legend { margin-top: 10px; font-size: 13px; line-height: 1.9; color: #424a53;
+  width: 0; min-width: 100%; }
 .key { display: inline-block; width: 16px; height: 16px; border-radius: 4px; margin: 0 5px 0 12px;
   vertical-align: -3px; }
 .key:first-child { margin-left: 0; }
-.evidence { margin-bottom: 14px; min-width: 640px; }
-.evidence th, .evidence td { text-align: left; padding: 6px 14px 6px 0;
+table.evidence { margin-bottom: 14px; width: 100%; }
+.evidence th, .evidence td { text-align: left; padding: 5px 12px 5px 0; font-size: 14px;
   border-bottom: 1px solid #eaeef2; }
 .evidence td.bad { color: #b42318; font-weight: 700; }
 .evidence td.good { color: #1a7f37; }
-.facts th { font-weight: 500; color: #57606a; width: 340px; }
+.evidence .value { white-space: nowrap; }
+.facts th { font-weight: 500; color: #57606a; width: 50%; }
 .numbers { font-size: 12.5px; width: 100%; }
-.numbers th { text-align: left; background: #f6f8fa; padding: 5px 8px; border-bottom: 1px solid #d0d7de; }
-.numbers td { padding: 3px 8px; border-bottom: 1px solid #eaeef2; }
+.numbers th { text-align: left; background: #f6f8fa; padding: 5px 8px; border-bottom: 1px solid #d0d7de;
+  white-space: nowrap; }
+.numbers td { padding: 3px 8px; border-bottom: 1px solid #eaeef2; white-space: nowrap; }
 .numbers td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .numbers tr.failing td { background: #fff1f0; }
 .pill { display: inline-block; padding: 0 8px; border-radius: 999px; font-size: 11.5px;
