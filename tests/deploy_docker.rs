@@ -122,3 +122,19 @@ fn build_context_leaves_local_state_out() {
         );
     }
 }
+
+#[test]
+fn lock_file_satisfies_the_manifest_for_a_locked_build() {
+    // `cargo build --locked` in the image fails when Cargo.lock lags behind Cargo.toml. Cargo
+    // resolves with the same flag here, offline; the host filter keeps it from wanting the
+    // sources of other platforms' dependencies.
+    let output = run(Command::new(env!("CARGO"))
+        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .args(["--filter-platform", "host-tuple", "--manifest-path"])
+        .arg(repo_path("Cargo.toml")));
+
+    assert_success(
+        &output,
+        "cargo metadata --locked (what the Dockerfile's build needs)",
+    );
+}
