@@ -124,14 +124,9 @@ fn when_line(verdict: &Verdict) -> String {
         _ => String::new(),
     };
 
-    let provisional = if verdict.provisional {
-        " · <strong>provisional</strong>: no healthy slice to compare with yet"
-    } else {
-        ""
-    };
     format!(
         "scope <code>{scope}</code> since {since}{held} · evaluated {evaluated} · window {window} · \
-         failing above {threshold} at {confidence} confidence{provisional}",
+         failing above {threshold} at {confidence} confidence",
         scope = escape(verdict.scope.as_str()),
         since = escape(&verdict.since),
         held = escape(&held),

@@ -81,7 +81,7 @@ pub(crate) fn write(finding: &Finding, counts: &WindowCounts) -> String {
     };
 
     if finding.provisional {
-        format!("Provisional, no slice is healthy yet to compare with. {sentence}")
+        format!("Provisional, no slice is healthy yet. {sentence}")
     } else {
         sentence
     }
@@ -174,10 +174,16 @@ fn failure(finding: &Finding) -> String {
 /// "batch size 1-10 is healthy" or "regions a and b are healthy"; "the rest is healthy" when
 /// no comparable slice was left out.
 fn healthy(finding: &Finding, dimension: Dimension, (one, many): (&str, &str)) -> String {
+    // Before any slice is healthy, the contrast is only "not failing so far".
+    let state = if finding.provisional {
+        "not failing so far"
+    } else {
+        "healthy"
+    };
     match finding.contrast.get(&dimension) {
-        Some(values) if values.len() == 1 => format!("{one}{} is healthy", values[0]),
-        Some(values) if !values.is_empty() => format!("{many}{} are healthy", join(values)),
-        _ => "the rest is healthy".to_string(),
+        Some(values) if values.len() == 1 => format!("{one}{} is {state}", values[0]),
+        Some(values) if !values.is_empty() => format!("{many}{} are {state}", join(values)),
+        _ => format!("the rest is {state}"),
     }
 }
 
