@@ -76,3 +76,15 @@ fn unknown_name_lists_builtins() {
 
     assert!(err.to_string().contains("seed-outage"));
 }
+
+#[test]
+fn documented_example_parses() {
+    let doc = include_str!("../../../docs/simulator.md");
+    let start = doc.find("```yaml\n").expect("docs/simulator.md has a yaml example") + 8;
+    let end = start + doc[start..].find("```").unwrap();
+
+    let scenario = Scenario::parse(&doc[start..end], "docs/simulator.md").unwrap();
+
+    assert_eq!(scenario.faults.len(), 2);
+    assert_eq!(scenario.faults[0].until, Some(Duration::from_secs(600)));
+}
