@@ -29,11 +29,26 @@ const REGIONS: [&str; 3] = ["europe-west4", "us-central1", "asia-northeast1"];
 const CUSTOM_KINDS: [&str; 2] = ["PrometheusRule", "ServiceMonitor"];
 
 fn kubectl() -> PathBuf {
-    support::require_tool(
+    let kubectl = support::require_tool(
         "kubectl",
         "a kubectl of 1.27 or newer (kustomize v5); Debian bookworm's kubernetes-client (1.20) \
          is too old for components and `labels`",
-    )
+    );
+
+    // An old kubectl renders nothing useful and fails with an obscure kustomize error; say
+    // what is wrong instead.
+    let output = run(Command::new(&kubectl).args(["version", "--client", "-o", "json"]));
+    assert_success(&output, "kubectl version --client");
+    let version: Value = serde_json::from_slice(&output.stdout).expect("kubectl prints JSON");
+    let kustomize = version["kustomizeVersion"].as_str().unwrap_or("none");
+    assert!(
+        kustomize.starts_with("v5"),
+        "{} embeds kustomize {kustomize} (kubectl {}); kustomize v5 is needed: kubectl 1.27 \
+         or newer",
+        kubectl.display(),
+        version["clientVersion"]["gitVersion"]
+    );
+    kubectl
 }
 
 /// Renders a kustomization folder below deploy/kubernetes/ into its documents.
