@@ -80,7 +80,10 @@ fn unknown_name_lists_builtins() {
 #[test]
 fn documented_example_parses() {
     let doc = include_str!("../../../docs/simulator.md");
-    let start = doc.find("```yaml\n").expect("docs/simulator.md has a yaml example") + 8;
+    let start = doc
+        .find("```yaml\n")
+        .expect("docs/simulator.md has a yaml example")
+        + 8;
     let end = start + doc[start..].find("```").unwrap();
 
     let scenario = Scenario::parse(&doc[start..end], "docs/simulator.md").unwrap();
