@@ -374,11 +374,17 @@ fn from_yaml<T: serde::de::DeserializeOwned>(
 ) -> Result<T, ScenarioError> {
     serde_norway::from_str(text).map_err(|err| {
         let (line, column) = err.location().map_or((0, 0), |at| (at.line(), at.column()));
+        // The message repeats the position the prefix already gives.
+        let message = err.to_string();
+        let suffix = format!(" at line {line} column {column}");
         ScenarioError::Syntax {
             source_name: source_name.to_string(),
             line,
             column,
-            message: err.to_string(),
+            message: message
+                .strip_suffix(&suffix)
+                .unwrap_or(&message)
+                .to_string(),
         }
     })
 }
