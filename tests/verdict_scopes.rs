@@ -424,3 +424,109 @@ fn scope_labels_are_snake_case_and_round_trip() {
         assert_eq!(Scope::from_label(scope.as_str()), Some(scope));
     }
 }
+
+#[test]
+fn the_control_failing_alone_is_operation_not_widespread() {
+    let verdict = play(&Grid::seed(), 20, |slice, _| {
+        if slice.operation == Operation::Models {
+            unavailable()
+        } else {
+            ok(slice)
+        }
+    });
+
+    assert_eq!(verdict.scope, Scope::Operation, "{}", verdict.headline);
+    assert_eq!(
+        verdict.explained_by,
+        explained(&[("operation", &["models"])])
+    );
+}
+
+#[test]
+fn one_operation_in_one_region_lists_both_dimensions() {
+    let verdict = play(&Grid::seed(), 20, |slice, _| {
+        let here = slice.region == "us-central1" && slice.operation == Operation::Get;
+        if here { unavailable() } else { ok(slice) }
+    });
+
+    assert_eq!(verdict.scope, Scope::Operation, "{}", verdict.headline);
+    assert_eq!(
+        verdict.explained_by,
+        explained(&[("operation", &["get"]), ("region", &["us-central1"])])
+    );
+    assert!(
+        verdict.headline.contains("in us-central1"),
+        "{}",
+        verdict.headline
+    );
+}
+
+#[test]
+fn a_middle_bucket_alone_is_still_batch_size() {
+    // Every operation has the bucket (a grid with get_state only would have no contrast).
+    let mut grid = Grid::seed();
+    grid.operations = vec![Operation::GetState, Operation::List];
+    let verdict = play(&grid, 20, |slice, _| {
+        if slice.batch_size == "11-100" {
+            unavailable()
+        } else {
+            ok(slice)
+        }
+    });
+
+    assert_eq!(verdict.scope, Scope::BatchSize, "{}", verdict.headline);
+    assert_eq!(
+        verdict.explained_by,
+        explained(&[("batch_size", &["11-100"])])
+    );
+    assert_eq!(verdict.contrast["batch_size"], ["1-10", "101-500"]);
+}
+
+#[test]
+fn a_slice_recovers_from_failing_to_healthy_as_the_window_slides() {
+    let grid = Grid::seed();
+    let mut evaluator = evaluator();
+    let failing_for = 20;
+    let scenario = |slice: &SliceKey, round: u32| {
+        if round < failing_for {
+            unavailable()
+        } else {
+            ok(slice)
+        }
+    };
+    let states = |verdict: &Verdict| {
+        verdict
+            .slices
+            .iter()
+            .map(|s| s.state)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+
+    let observations = synthetic::rounds(&grid, start(), INTERVAL, 70, scenario);
+    let per_round = grid.slices().len();
+    let mut seen = Vec::new();
+    for round in observations.chunks(per_round) {
+        for observation in round {
+            evaluator.record(observation);
+        }
+        let verdict = evaluator.evaluate(round[0].finished_at);
+        let only = states(&verdict);
+        if only.len() == 1 {
+            let state = *only.iter().next().unwrap();
+            if seen.last() != Some(&state) {
+                seen.push(state);
+            }
+        }
+    }
+
+    // Unknown at first, failing, unknown while the window mixes both, healthy at the end.
+    assert_eq!(
+        seen,
+        [
+            SliceState::Unknown,
+            SliceState::Failing,
+            SliceState::Unknown,
+            SliceState::Healthy
+        ]
+    );
+}
