@@ -207,6 +207,5 @@ fn seed_outage_page_renders_in_headless_chromium() {
 
     if let Ok(keep) = std::env::var("BATCHPROBE_SCREENSHOT_OUT") {
         std::fs::copy(&png, &keep).expect("screenshot copied");
-        std::fs::write(Path::new(&keep).with_extension("html"), &html).expect("page copied");
     }
 }
