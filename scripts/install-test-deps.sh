@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need and a fresh machine lacks: Prometheus' tools and servers, Chromium
-# for the status page test, kubectl for the kustomize renders, and a Python virtualenv with the
-# official Gemini SDK. Safe to run again: it only installs what is missing.
+# for the status page test, and a Python virtualenv with the official Gemini SDK and the schema
+# checkers of the deployment tests. Safe to run again: it only installs what is missing.
+# kubectl (with kustomize v5) comes with the machine image; Debian's kubernetes-client is too old.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,6 @@ apt_packages=()
 command -v promtool >/dev/null || apt_packages+=(prometheus)
 command -v amtool >/dev/null || apt_packages+=(prometheus-alertmanager)
 command -v chromium >/dev/null || apt_packages+=(chromium)
-command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
 
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "installing Debian packages: ${apt_packages[*]}"
