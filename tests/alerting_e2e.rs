@@ -217,8 +217,40 @@ async fn the_seed_outage_pages_once_inhibits_its_tickets_and_resolves() {
             assert_eq!(label(alert, "provider"), "gemini", "{alert}");
             assert_eq!(label(alert, "operation"), "get", "{alert}");
             assert!(expected.contains(&family), "a page for {family:?}: {alert}");
+
+            // The annotations rendered: a template error would reach the pager as text.
+            for key in ["summary", "description", "runbook_url"] {
+                let text = alert["annotations"][key].as_str().unwrap_or_default();
+                assert!(!text.is_empty(), "no {key}: {alert}");
+                assert!(!text.contains("error expanding"), "{key}: {text}");
+            }
         }
     }
+    let first = pages.last().unwrap().alerts();
+    let summary_text = first
+        .filter(|a| label(a, "alertname") == WIDESPREAD)
+        .map(|a| a["annotations"]["summary"].as_str().unwrap().to_string())
+        .next()
+        .unwrap();
+    println!("page summary: {summary_text}");
+
+    // Each probe blamed the provider, not its own side: all three testify.
+    let own_side = stack
+        .query("instance:batchprobe_outage_scope_own_side:max")
+        .await;
+    assert_eq!(own_side.len(), REGIONS.len(), "{own_side:?}");
+    for probe in &own_side {
+        assert_eq!(
+            probe["value"][1], "0",
+            "a probe blames its own side: {probe}"
+        );
+    }
+    let verdicts = stack.query("batchprobe_outage_scope == 1").await;
+    let scopes: BTreeSet<&str> = verdicts
+        .iter()
+        .filter_map(|v| v["metric"]["scope"].as_str())
+        .collect();
+    println!("the probes' own verdicts during the outage: {scopes:?}");
 
     // The tickets it explains: Prometheus fires a per-bucket ticket for every failing slice of
     // every region; Alertmanager holds each one inhibited, and no ticket reaches a receiver.
@@ -282,7 +314,11 @@ async fn the_seed_outage_pages_once_inhibits_its_tickets_and_resolves() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_no_tickets(&receiver, "during the outage");
 
-    // The dashboards during the outage: every query answers with data.
+    // The dashboards during the outage: every query answers with data, none may be empty.
+    // Two would be empty outside an outage like this one: "Regions failing per slice family"
+    // (`> 0`) when nothing fails, and "Skipped checks by reason" when no check is skipped;
+    // here the failing `get`s take 1.5 s, longer than the 1 s interval, so checks overlap and
+    // are skipped.
     let queries = dashboards::panel_queries();
     let mut problems = Vec::new();
     for query in &queries {
