@@ -199,7 +199,10 @@ async fn the_seed_outage_pages_once_inhibits_its_tickets_and_resolves() {
         .unwrap()
         .at
         - fault_start;
-    let all_widespread = pages.last().unwrap().at - fault_start;
+    let all_widespread = (1..=pages.len())
+        .find(|&n| widespread(&pages[..n], "firing") == expected)
+        .map(|n| pages[n - 1].at - fault_start)
+        .unwrap();
 
     // Every page is about the outage's families, says widespread, and went to the pager in
     // one group: the two buckets and two API versions in three regions page once.
@@ -226,8 +229,8 @@ async fn the_seed_outage_pages_once_inhibits_its_tickets_and_resolves() {
             }
         }
     }
-    let first = pages.last().unwrap().alerts();
-    let summary_text = first
+    let summary_text = pages[pages.len() - 1]
+        .alerts()
         .filter(|a| label(a, "alertname") == WIDESPREAD)
         .map(|a| a["annotations"]["summary"].as_str().unwrap().to_string())
         .next()
@@ -350,7 +353,9 @@ async fn the_seed_outage_pages_once_inhibits_its_tickets_and_resolves() {
             .into_iter()
             .filter(|n| n.at > cleared)
             .collect();
-        (widespread(&after, "resolved") == expected).then(|| after.last().unwrap().at)
+        (1..=after.len())
+            .find(|&n| widespread(&after[..n], "resolved") == expected)
+            .map(|n| after[n - 1].at)
     })
     .await;
     let resolution = resolved_at - cleared;
