@@ -241,7 +241,7 @@ impl Evaluator {
             .map(|(key, window)| window.summarize(key, &self.rules))
             .collect();
         summaries.sort_by_cached_key(|s| display_order(&s.key, &self.buckets));
-        let finding = scope::classify(&summaries, &self.config, &self.buckets);
+        let finding = scope::classify(&summaries, &self.config, &self.rules, &self.buckets);
 
         // `since` survives as long as the scope does.
         let since = match self.current {

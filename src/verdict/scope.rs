@@ -11,7 +11,7 @@ use crate::slice::{Operation, SizeBuckets, SliceKey};
 use super::Scope;
 use super::config::VerdictConfig;
 use super::stats;
-use super::window::{Cause, SliceState, SliceSummary};
+use super::window::{Cause, SliceState, SliceSummary, StateRules};
 
 /// A label that slices differ by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -83,14 +83,18 @@ pub(crate) struct Finding {
     pub(crate) first_failure_at: Option<SystemTime>,
     /// Regions seen in the window, in display order.
     pub(crate) regions_seen: Vec<String>,
-    /// Whether a slice of the control operation is failing.
+    /// Whether the control operation is failing: one of its slices on its own, or its slices
+    /// pooled over the providers, regions and API versions of the failing slices.
     pub(crate) control_failing: bool,
+    /// Whether the control fails at the network level, by the same two measures.
+    pub(crate) control_network: bool,
 }
 
 /// Classifies the summaries of every slice in the window.
 pub(crate) fn classify(
     summaries: &[SliceSummary],
     config: &VerdictConfig,
+    rules: &StateRules,
     buckets: &SizeBuckets,
 ) -> Finding {
     let failing: Vec<&SliceSummary> = summaries
@@ -105,28 +109,28 @@ pub(crate) fn classify(
 
     // Slices to contrast with: enough requests and a ratio under the threshold, whether or not
     // the interval is already narrow enough to call them healthy. Before any slice qualifies,
-    // everything not failing stands in, and the finding says it is provisional.
+    // the younger ones with a ratio under the threshold stand in, and the finding says it is
+    // provisional. A slice failing more often than the threshold never stands in: it is not
+    // proven failing yet, but it is no evidence of health either.
+    let looks_fine = |s: &&SliceSummary| {
+        s.state != SliceState::Failing && s.error_ratio() <= config.failure_threshold
+    };
     let mut comparisons: Vec<&SliceSummary> = summaries
         .iter()
-        .filter(|s| {
-            s.state != SliceState::Failing
-                && s.requests >= config.min_requests
-                && s.error_ratio() <= config.failure_threshold
-        })
+        .filter(looks_fine)
+        .filter(|s| s.requests >= config.min_requests)
         .collect();
     if comparisons.is_empty() {
-        comparisons = summaries
-            .iter()
-            .filter(|s| s.state != SliceState::Failing)
-            .collect();
+        comparisons = summaries.iter().filter(looks_fine).collect();
     }
-    // With nothing left to compare (everything fails), the scope is firm, not provisional.
+    // With nothing left to compare (everything fails or looks like it), the scope is firm, not
+    // provisional.
     let provisional = !failing.is_empty()
         && !comparisons.is_empty()
         && !comparisons.iter().any(|s| s.state == SliceState::Healthy);
 
     let (explained_by, contrast) = separate(&failing, &comparisons, buckets);
-    let control_failing = failing.iter().any(|s| s.key.operation.is_control());
+    let (control_failing, control_network) = judge_control(summaries, &failing, config, rules);
     let mut finding = Finding {
         scope: Scope::None,
         explained_by,
@@ -141,6 +145,7 @@ pub(crate) fn classify(
         first_failure_at: failing.iter().filter_map(|s| s.first_failure_at).min(),
         regions_seen,
         control_failing,
+        control_network,
     };
     if failing.is_empty() {
         return finding;
@@ -282,11 +287,8 @@ fn choose_scope(
     // region or version shows the path works elsewhere.
     let network = finding.dominant_cause == Some(Cause::Network)
         && dominates(failing, Cause::Network, config);
-    let control_network = failing
-        .iter()
-        .any(|s| s.key.operation.is_control() && dominates(&[s], Cause::Network, config));
     if network
-        && control_network
+        && finding.control_network
         && !explains(Dimension::Region)
         && !explains(Dimension::ApiVersion)
     {
@@ -324,6 +326,56 @@ fn choose_scope(
         return Scope::Operation;
     }
     Scope::Widespread
+}
+
+/// Whether the control operation fails, and whether at the network level: `(failing,
+/// network)`.
+///
+/// A control slice failing on its own counts. So do the control slices taken together, over
+/// the providers, regions and API versions of the failing slices, judged by the same interval,
+/// threshold and `min_requests` as one slice. The control is sent once per region and API
+/// version while per-job operations are sent once per job slot, so its slices hold the fewest
+/// requests and are the last to be failing on their own: judged slice by slice, a control that
+/// fails with everything else would lag behind the batch operations, and the verdict would
+/// call the onset of a provider-wide outage or of a local network fault `operation`. Pooling
+/// asks the question the scope needs ("does the control fail where the batch operations
+/// fail?") without making a lone control slice any easier to fail on noise.
+fn judge_control(
+    summaries: &[SliceSummary],
+    failing: &[&SliceSummary],
+    config: &VerdictConfig,
+    rules: &StateRules,
+) -> (bool, bool) {
+    let failing_alone = failing.iter().any(|s| s.key.operation.is_control());
+    let network_alone = failing
+        .iter()
+        .any(|s| s.key.operation.is_control() && dominates(&[s], Cause::Network, config));
+
+    // The control slices that share a provider, a region and an API version with some failing
+    // slice: where the batch operations fail.
+    const WHERE: [Dimension; 3] = [
+        Dimension::Provider,
+        Dimension::Region,
+        Dimension::ApiVersion,
+    ];
+    let where_failing = |key: &SliceKey| {
+        WHERE
+            .iter()
+            .all(|d| failing.iter().any(|s| d.value(&s.key) == d.value(key)))
+    };
+    let control: Vec<&SliceSummary> = summaries
+        .iter()
+        .filter(|s| s.key.operation.is_control() && where_failing(&s.key))
+        .collect();
+    let requests: u64 = control.iter().map(|s| s.requests).sum();
+    let failures: u64 = control.iter().map(|s| s.failures).sum();
+    let pooled_failing = requests >= rules.min_requests
+        && stats::wilson(failures, requests, rules.z).low > rules.failure_threshold;
+    let pooled_network = pooled_failing && dominates(&control, Cause::Network, config);
+
+    let failing = failing_alone || pooled_failing;
+    let network = network_alone || pooled_network;
+    (failing, network)
 }
 
 /// Whether `cause` accounts for at least the configured share of the slices' failures.
@@ -387,3 +439,6 @@ pub(crate) fn sorted_values(
     }
     sorted
 }
+
+#[cfg(test)]
+mod tests;
