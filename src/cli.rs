@@ -88,7 +88,6 @@ pub struct CheckConfigArgs {
 /// Parses the command line, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format, cli.log_level.as_deref());
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -97,7 +96,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The gRPC trace exporter needs the runtime's context when it is built.
+    let telemetry = {
+        let _context = runtime.enter();
+        telemetry::init(cli.log_format, cli.log_level.as_deref())
+    };
+
     let code = runtime.block_on(dispatch(cli.command));
+    telemetry.shutdown();
     // In-flight probes may be holding a connection open for a minute; do not wait for them.
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
@@ -216,7 +222,12 @@ fn check_config(path: &Path) -> ExitCode {
                     target.base_url,
                     target.region,
                     target.api_versions.join(","),
-                    target.operations.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(","),
+                    target
+                        .operations
+                        .iter()
+                        .map(|o| o.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
                     humantime::format_duration(target.interval),
                     humantime::format_duration(target.timeout),
                     target.requests_per_minute,

@@ -82,7 +82,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Parses and checks config text; `path` only names the source in errors.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-    let file: ConfigFile = serde_norway::from_str(text).map_err(|err| ConfigError::syntax(path, err))?;
+    let file: ConfigFile =
+        serde_norway::from_str(text).map_err(|err| ConfigError::syntax(path, err))?;
 
     Config::from_file(path, file)
 }
@@ -99,13 +100,19 @@ impl Config {
         let size_buckets = SizeBuckets::new(file.size_buckets.clone())
             .map_err(|message| invalid("size_buckets".to_string(), message))?;
         if file.targets.is_empty() {
-            return Err(invalid("targets".into(), "at least one target is needed".into()));
+            return Err(invalid(
+                "targets".into(),
+                "at least one target is needed".into(),
+            ));
         }
         check_positive(file.interval, "interval").map_err(|m| invalid("interval".into(), m))?;
         check_positive(file.timeout, "timeout").map_err(|m| invalid("timeout".into(), m))?;
         if file.concurrency == 0 {
             return Err(invalid("concurrency".into(), "must be at least 1".into()));
         }
+        file.verdict
+            .validate()
+            .map_err(|e| invalid("verdict".into(), e.to_string()))?;
 
         let mut targets = Vec::with_capacity(file.targets.len());
         for (index, section) in file.targets.iter().enumerate() {
@@ -133,14 +140,22 @@ impl Config {
 
 impl Target {
     /// Resolves one target section; errors are `(field, message)` for the caller to place.
-    fn from_section(file: &ConfigFile, section: &TargetSection) -> Result<Target, (String, String)> {
+    fn from_section(
+        file: &ConfigFile,
+        section: &TargetSection,
+    ) -> Result<Target, (String, String)> {
         let err = |field: &str, message: String| (field.to_string(), message);
 
         if section.name.trim().is_empty() {
             return Err(err("name", "must not be empty".into()));
         }
-        let base_url = reqwest::Url::parse(section.base_url.trim_end_matches('/'))
-            .map_err(|e| err("base_url", format!("{:?} is not a URL: {e}", section.base_url)))?;
+        let base_url =
+            reqwest::Url::parse(section.base_url.trim_end_matches('/')).map_err(|e| {
+                err(
+                    "base_url",
+                    format!("{:?} is not a URL: {e}", section.base_url),
+                )
+            })?;
         if !matches!(base_url.scheme(), "http" | "https") {
             return Err(err("base_url", "must be an http:// or https:// URL".into()));
         }
@@ -151,10 +166,16 @@ impl Target {
             ));
         }
         if section.api_versions.is_empty() {
-            return Err(err("api_versions", "at least one API version is needed".into()));
+            return Err(err(
+                "api_versions",
+                "at least one API version is needed".into(),
+            ));
         }
         if let Some(bad) = section.api_versions.iter().find(|v| !is_path_segment(v)) {
-            return Err(err("api_versions", format!("{bad:?} is not a plain path segment")));
+            return Err(err(
+                "api_versions",
+                format!("{bad:?} is not a plain path segment"),
+            ));
         }
         if section.operations.is_empty() {
             return Err(err("operations", "at least one operation is needed".into()));
@@ -166,14 +187,23 @@ impl Target {
         check_positive(timeout, "timeout").map_err(|m| err("timeout", m))?;
         let budget = section.budget.as_ref().unwrap_or(&file.budget);
         if budget.requests_per_minute == 0 {
-            return Err(err("budget.requests_per_minute", "must be at least 1".into()));
+            return Err(err(
+                "budget.requests_per_minute",
+                "must be at least 1".into(),
+            ));
         }
-        if let Some(discover) = &section.jobs.discover {
-            if discover.max_jobs == 0 || discover.per_bucket == 0 {
-                return Err(err("jobs.discover", "max_jobs and per_bucket must be at least 1".into()));
-            }
+        if let Some(discover) = &section.jobs.discover
+            && (discover.max_jobs == 0 || discover.per_bucket == 0)
+        {
+            return Err(err(
+                "jobs.discover",
+                "max_jobs and per_bucket must be at least 1".into(),
+            ));
         }
-        let api_key = section.api_key.load().map_err(|e| err("api_key", e.to_string()))?;
+        let api_key = section
+            .api_key
+            .load()
+            .map_err(|e| err("api_key", e.to_string()))?;
 
         Ok(Target {
             name: section.name.clone(),
@@ -182,7 +212,10 @@ impl Target {
             api_key,
             api_versions: section.api_versions.clone(),
             operations: section.operations.clone(),
-            region: section.region.clone().unwrap_or_else(|| file.region.clone()),
+            region: section
+                .region
+                .clone()
+                .unwrap_or_else(|| file.region.clone()),
             interval,
             timeout,
             requests_per_minute: budget.requests_per_minute,
@@ -206,7 +239,9 @@ fn is_path_segment(value: &str) -> bool {
     !value.is_empty()
         && value != "."
         && value != ".."
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 #[cfg(test)]

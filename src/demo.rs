@@ -58,20 +58,46 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::write(&key_path, DEMO_KEY)?;
     let base_urls: Vec<(String, String)> = DEMO_REGIONS
         .iter()
-        .map(|r| (r.to_string(), simulator.base_url(r).expect("the simulator serves every demo region")))
+        .map(|r| {
+            (
+                r.to_string(),
+                simulator
+                    .base_url(r)
+                    .expect("the simulator serves every demo region"),
+            )
+        })
         .collect();
-    std::fs::write(&config_path, demo_config(&base_urls, &key_path, args.interval))?;
+    std::fs::write(
+        &config_path,
+        demo_config(&base_urls, &key_path, args.interval),
+    )?;
 
     let service = Service::start(&config_path, HttpProber::new()?)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {} (choose another with --listen): {e}", args.listen))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {} (choose another with --listen): {e}",
+                args.listen
+            )
+        })?;
     let local = listener.local_addr()?;
-    println!("batchprobe demo: scenario {}, regions {}", args.scenario, DEMO_REGIONS.join(", "));
+    println!(
+        "batchprobe demo: scenario {}, regions {}",
+        args.scenario,
+        DEMO_REGIONS.join(", ")
+    );
     println!("  status page  http://{local}/");
     println!("  metrics      http://{local}/metrics");
     println!("  verdict      http://{local}/api/v1/verdict");
-    println!("  simulator    {}", base_urls.iter().map(|(r, u)| format!("{r}={u}")).collect::<Vec<_>>().join(" "));
+    println!(
+        "  simulator    {}",
+        base_urls
+            .iter()
+            .map(|(r, u)| format!("{r}={u}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!("Press Ctrl-C to stop.\n");
 
     let shutdown = CancellationToken::new();
@@ -117,7 +143,11 @@ async fn print_rounds(service: std::sync::Arc<Service>, interval: Duration) {
 
 /// The probe config the demo runs: one target per simulated region, both API versions, every
 /// read operation, discovery of the seeded jobs.
-fn demo_config(base_urls: &[(String, String)], key_path: &std::path::Path, interval: Duration) -> String {
+fn demo_config(
+    base_urls: &[(String, String)],
+    key_path: &std::path::Path,
+    interval: Duration,
+) -> String {
     let mut text = format!(
         "region: {region}\ninterval: {interval}\ntimeout: 20s\nconcurrency: 64\n\
          budget: {{ requests_per_minute: 1200 }}\nsize_buckets: [10, 100, 500]\n\

@@ -22,12 +22,21 @@ pub struct JobPool {
 
 impl JobPool {
     /// Builds a pool from listed jobs.
-    pub fn from_jobs(jobs: &[DiscoveredJob], buckets: &SizeBuckets, is_done: impl Fn(&DiscoveredJob) -> bool) -> JobPool {
+    pub fn from_jobs(
+        jobs: &[DiscoveredJob],
+        buckets: &SizeBuckets,
+        is_done: impl Fn(&DiscoveredJob) -> bool,
+    ) -> JobPool {
         let mut pool = JobPool::default();
 
         for job in jobs {
-            let bucket = job.size.map_or_else(|| "unknown".to_string(), |s| buckets.label(s));
-            *pool.counts.entry((bucket.clone(), job.state.clone())).or_default() += 1;
+            let bucket = job
+                .size
+                .map_or_else(|| "unknown".to_string(), |s| buckets.label(s));
+            *pool
+                .counts
+                .entry((bucket.clone(), job.state.clone()))
+                .or_default() += 1;
 
             if job.size.is_some() && is_done(job) {
                 pool.by_bucket.entry(bucket).or_default().push(job.clone());
@@ -38,7 +47,13 @@ impl JobPool {
 
     /// The job a check with `slot` of `per_bucket` picks in its `round`: each round moves every
     /// slot on by `per_bucket`, so the slots together rotate through the whole bucket.
-    pub fn pick(&self, bucket: &str, slot: u32, per_bucket: u32, round: u64) -> Option<&DiscoveredJob> {
+    pub fn pick(
+        &self,
+        bucket: &str,
+        slot: u32,
+        per_bucket: u32,
+        round: u64,
+    ) -> Option<&DiscoveredJob> {
         let jobs = self.by_bucket.get(bucket)?;
         if (slot as usize) >= jobs.len() && round == 0 {
             // Fewer jobs than slots: extra slots stay idle rather than fetch a job twice a round.
@@ -63,7 +78,12 @@ impl JobPools {
     }
 
     /// Runs `f` on the pool of one (target, version), if discovery has filled it.
-    pub fn with_pool<T>(&self, target: usize, api_version: &str, f: impl FnOnce(&JobPool) -> T) -> Option<T> {
+    pub fn with_pool<T>(
+        &self,
+        target: usize,
+        api_version: &str,
+        f: impl FnOnce(&JobPool) -> T,
+    ) -> Option<T> {
         let pools = self.pools.read().expect("job pools lock poisoned");
         pools.get(&(target, api_version.to_string())).map(f)
     }
@@ -72,7 +92,10 @@ impl JobPools {
 /// Collects list pages until there is no next page or `max_jobs` jobs are read.
 ///
 /// `fetch` gets the page token (none for the first page) and returns a page or why it failed.
-pub async fn collect_pages<F, Fut>(max_jobs: u32, mut fetch: F) -> Result<Vec<DiscoveredJob>, String>
+pub async fn collect_pages<F, Fut>(
+    max_jobs: u32,
+    mut fetch: F,
+) -> Result<Vec<DiscoveredJob>, String>
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<ListPage, String>>,
@@ -117,17 +140,27 @@ mod tests {
             job("batches/d", None, "BATCH_STATE_SUCCEEDED"),
         ];
 
-        let pool = JobPool::from_jobs(&jobs, &SizeBuckets::default(), |j| j.state.ends_with("SUCCEEDED"));
+        let pool = JobPool::from_jobs(&jobs, &SizeBuckets::default(), |j| {
+            j.state.ends_with("SUCCEEDED")
+        });
 
         assert_eq!(pool.by_bucket["1-10"].len(), 1);
         assert_eq!(pool.by_bucket["101-500"].len(), 1);
-        assert_eq!(pool.counts[&("101-500".into(), "BATCH_STATE_RUNNING".into())], 1);
-        assert_eq!(pool.counts[&("unknown".into(), "BATCH_STATE_SUCCEEDED".into())], 1);
+        assert_eq!(
+            pool.counts[&("101-500".into(), "BATCH_STATE_RUNNING".into())],
+            1
+        );
+        assert_eq!(
+            pool.counts[&("unknown".into(), "BATCH_STATE_SUCCEEDED".into())],
+            1
+        );
     }
 
     #[test]
     fn slots_rotate_through_the_bucket() {
-        let jobs: Vec<_> = (0..5).map(|i| job(&format!("batches/{i}"), Some(100), "S")).collect();
+        let jobs: Vec<_> = (0..5)
+            .map(|i| job(&format!("batches/{i}"), Some(100), "S"))
+            .collect();
         let pool = JobPool::from_jobs(&jobs, &SizeBuckets::default(), |_| true);
 
         let picked: Vec<_> = (0..3)
@@ -135,13 +168,25 @@ mod tests {
             .map(|(slot, round)| pool.pick("11-100", slot, 2, round).unwrap().name.clone())
             .collect();
 
-        assert_eq!(picked, ["batches/0", "batches/1", "batches/2", "batches/3", "batches/4", "batches/0"]);
+        assert_eq!(
+            picked,
+            [
+                "batches/0",
+                "batches/1",
+                "batches/2",
+                "batches/3",
+                "batches/4",
+                "batches/0"
+            ]
+        );
     }
 
     #[tokio::test]
     async fn pages_stop_at_max_jobs_or_last_page() {
         let page = |n: usize, next: Option<&str>| ListPage {
-            jobs: (0..n).map(|i| job(&format!("batches/{i}"), Some(1), "S")).collect(),
+            jobs: (0..n)
+                .map(|i| job(&format!("batches/{i}"), Some(1), "S"))
+                .collect(),
             next_page_token: next.map(str::to_string),
         };
 
@@ -151,7 +196,9 @@ mod tests {
         })
         .await
         .unwrap();
-        let capped = collect_pages(4, |_| std::future::ready(Ok(page(3, Some("again"))))).await.unwrap();
+        let capped = collect_pages(4, |_| std::future::ready(Ok(page(3, Some("again")))))
+            .await
+            .unwrap();
 
         assert_eq!(all.len(), 6);
         assert_eq!(capped.len(), 4);

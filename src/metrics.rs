@@ -177,7 +177,11 @@ impl Metrics {
         let batchprobe = registry.sub_registry_with_prefix("batchprobe");
 
         let requests = Family::default();
-        batchprobe.register("requests", "Probe requests sent, by slice, status code and outcome", requests.clone());
+        batchprobe.register(
+            "requests",
+            "Probe requests sent, by slice, status code and outcome",
+            requests.clone(),
+        );
         let durations = Family::new_with_constructor(DurationHistogram);
         batchprobe.register(
             "request_duration_seconds",
@@ -185,7 +189,11 @@ impl Metrics {
             durations.clone(),
         );
         let response_bytes = Family::new_with_constructor(BytesHistogram);
-        batchprobe.register("response_bytes", "Body bytes read per probe request", response_bytes.clone());
+        batchprobe.register(
+            "response_bytes",
+            "Body bytes read per probe request",
+            response_bytes.clone(),
+        );
         let probe_success = Family::default();
         batchprobe.register(
             "probe_success",
@@ -217,7 +225,11 @@ impl Metrics {
             reload_successful.clone(),
         );
         let build_info = Family::<BuildLabels, Gauge>::default();
-        batchprobe.register("build_info", "batchprobe's version; always 1", build_info.clone());
+        batchprobe.register(
+            "build_info",
+            "batchprobe's version; always 1",
+            build_info.clone(),
+        );
         build_info
             .get_or_create(&BuildLabels {
                 version: env!("CARGO_PKG_VERSION").to_string(),
@@ -287,7 +299,9 @@ impl Metrics {
             .finished_at
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        self.last_probe.get_or_create(&labels).set(finished.as_secs_f64());
+        self.last_probe
+            .get_or_create(&labels)
+            .set(finished.as_secs_f64());
     }
 
     /// Counts a skipped check.
@@ -303,7 +317,11 @@ impl Metrics {
     /// Sets the discovery gauges of one (target, API version).
     pub fn discovered(&self, target: &Target, api_version: &str, pool: &JobPool) {
         let provider = target.provider.as_str().to_string();
-        let key = (provider.clone(), api_version.to_string(), target.region.clone());
+        let key = (
+            provider.clone(),
+            api_version.to_string(),
+            target.region.clone(),
+        );
         let mut keys = self.discovered_keys.lock().expect("metrics lock poisoned");
 
         for old in keys.remove(&key).unwrap_or_default() {
@@ -318,7 +336,9 @@ impl Metrics {
                 batch_size: bucket.clone(),
                 state: state.clone(),
             };
-            self.jobs_discovered.get_or_create(&labels).set(*count as i64);
+            self.jobs_discovered
+                .get_or_create(&labels)
+                .set(*count as i64);
             current.push(labels);
         }
         keys.insert(key, current);
@@ -343,7 +363,9 @@ impl Metrics {
             Format::PrometheusText => {
                 prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)?
             }
-            Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, &self.registry)?,
+            Format::OpenMetrics => {
+                prometheus_client::encoding::text::encode(&mut text, &self.registry)?
+            }
         }
         Ok(text)
     }

@@ -100,7 +100,8 @@ pub struct Observation {
 impl Observation {
     /// The `code` label: the HTTP status as text, `"0"` when there was no response.
     pub fn code_label(&self) -> String {
-        self.status.map_or_else(|| "0".to_string(), |s| s.to_string())
+        self.status
+            .map_or_else(|| "0".to_string(), |s| s.to_string())
     }
 
     /// Whether this request counts as failed: any outcome but success, or a 5xx.

@@ -8,11 +8,13 @@
 
 mod classify;
 mod resolver;
+mod span;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
+use tracing::Instrument;
 
 use crate::outcome::{Observation, Outcome};
 use crate::provider::{ProbeRequest, Provider};
@@ -80,6 +82,9 @@ impl HttpProber {
         timeout: Duration,
         body_read: BodyRead,
     ) -> Response {
+        let span = span::request_span(&slice, &request);
+        let mut headers = request.headers.clone();
+        span::inject_trace_context(&span, &mut headers);
         let started = Instant::now();
         let operation = slice.operation;
         let mut status = None;
@@ -90,7 +95,7 @@ impl HttpProber {
             let builder = self
                 .client
                 .request(request.method.clone(), request.url.clone())
-                .headers(request.headers.clone());
+                .headers(headers);
             let response = builder
                 .send()
                 .await
@@ -120,7 +125,8 @@ impl HttpProber {
             Ok(None)
         };
 
-        let (outcome, body) = match tokio::time::timeout(timeout, attempt).await {
+        let attempt = tokio::time::timeout(timeout, attempt).instrument(span.clone());
+        let (outcome, body) = match attempt.await {
             Ok(Ok(body)) => (Outcome::Success, body),
             Ok(Err((outcome, reason))) => {
                 if let Some(reason) = reason {
@@ -139,8 +145,9 @@ impl HttpProber {
             response_bytes,
             finished_at: SystemTime::now(),
             retry_after,
-            trace_id: None,
+            trace_id: span::trace_id(&span),
         };
+        span::record_result(&span, &observation);
         Response { observation, body }
     }
 }

@@ -68,7 +68,12 @@ pub trait Provider: Send + Sync {
     fn request(&self, operation: Operation, api_version: &str, job: Option<&str>) -> ProbeRequest;
 
     /// The request for one page of the batch list, for discovery.
-    fn list_page(&self, api_version: &str, page_size: u32, page_token: Option<&str>) -> ProbeRequest;
+    fn list_page(
+        &self,
+        api_version: &str,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) -> ProbeRequest;
 
     /// Checks a complete answer body for `operation`: `Err` says what is missing.
     fn validate(&self, operation: Operation, body: &[u8]) -> Result<(), String>;

@@ -25,7 +25,13 @@ pub fn render(verdict: &Verdict, buckets: &SizeBuckets) -> String {
     slices.sort_by_key(|s| {
         let operation = Operation::ALL.iter().position(|&op| op == s.operation);
         let bucket = buckets.rank(&s.batch_size).map_or(0, |rank| rank + 1);
-        (s.provider.clone(), operation, bucket, s.region.clone(), s.api_version.clone())
+        (
+            s.provider.clone(),
+            operation,
+            bucket,
+            s.region.clone(),
+            s.api_version.clone(),
+        )
     });
 
     let rows: Vec<[String; 10]> = slices.iter().map(|s| row(s)).collect();
@@ -44,7 +50,11 @@ pub fn render(verdict: &Verdict, buckets: &SizeBuckets) -> String {
     if rows.is_empty() {
         out.push_str("(no requests in the window yet)\n");
     }
-    let _ = writeln!(out, "\nverdict: {} (since {})", verdict.scope, verdict.since);
+    let _ = writeln!(
+        out,
+        "\nverdict: {} (since {})",
+        verdict.scope, verdict.since
+    );
     let _ = writeln!(out, "{}", verdict.headline);
     out
 }
@@ -58,7 +68,10 @@ fn row(slice: &SliceReport) -> [String; 10] {
         slice.requests.to_string(),
         slice.failures.to_string(),
         format!("{:.1}", slice.error_ratio * 100.0),
-        slice.dominant_failure.clone().unwrap_or_else(|| "-".to_string()),
+        slice
+            .dominant_failure
+            .clone()
+            .unwrap_or_else(|| "-".to_string()),
         slice
             .failure_latency_median_seconds
             .map_or_else(|| "-".to_string(), |s| format!("{s:.2}s")),

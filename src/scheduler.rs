@@ -98,7 +98,11 @@ impl Scheduler {
     /// A scheduler for `config`, sending through `prober` and reporting to `sink`.
     pub fn new(config: Config, prober: Arc<dyn Prober>, sink: Arc<dyn Sink>) -> Scheduler {
         let checks = plan(&config);
-        let gates = config.targets.iter().map(|t| Gate::new(t.requests_per_minute)).collect();
+        let gates = config
+            .targets
+            .iter()
+            .map(|t| Gate::new(t.requests_per_minute))
+            .collect();
 
         Scheduler {
             inner: Arc::new(Inner {
@@ -116,7 +120,9 @@ impl Scheduler {
 
     /// Sets the jitter added to each tick, as a fraction of the interval (default 0.05).
     pub fn with_jitter(mut self, jitter: f64) -> Scheduler {
-        Arc::get_mut(&mut self.inner).expect("jitter is set before running").jitter = jitter;
+        Arc::get_mut(&mut self.inner)
+            .expect("jitter is set before running")
+            .jitter = jitter;
         self
     }
 
@@ -146,14 +152,22 @@ impl Scheduler {
     /// `batchprobe once`, which calls it once per round.
     pub async fn run_round(&self, round: u64, discover: bool) {
         if discover {
-            let passes = self.inner.discovery_targets().into_iter().map(|(target, version)| {
-                let inner = self.inner.clone();
-                async move { inner.discover(target, &version).await }
-            });
+            let passes = self
+                .inner
+                .discovery_targets()
+                .into_iter()
+                .map(|(target, version)| {
+                    let inner = self.inner.clone();
+                    async move { inner.discover(target, &version).await }
+                });
             futures_util::future::join_all(passes).await;
         }
 
-        let runs = self.inner.checks.iter().map(|check| self.inner.run_check(check, round));
+        let runs = self
+            .inner
+            .checks
+            .iter()
+            .map(|check| self.inner.run_check(check, round));
         futures_util::future::join_all(runs).await;
     }
 }
@@ -176,7 +190,9 @@ impl Inner {
         let mut round = 0;
 
         loop {
-            let jitter = check.interval.mul_f64(rand::rng().random_range(0.0..=self.jitter));
+            let jitter = check
+                .interval
+                .mul_f64(rand::rng().random_range(0.0..=self.jitter));
             tokio::time::sleep_until(tick + jitter).await;
 
             self.run_check(&check, round).await;
@@ -201,7 +217,11 @@ impl Inner {
             self.sink.skipped(target.provider.as_str(), reason);
             return;
         }
-        let _permit = self.permits.acquire().await.expect("permits are never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("permits are never closed");
 
         let task = Task {
             target: check.target,
@@ -268,8 +288,14 @@ impl Inner {
 
         let fetched = collect_pages(discover.max_jobs, |token| async move {
             self.wait_for_budget(target_index).await;
-            let _permit = self.permits.acquire().await.expect("permits are never closed");
-            self.prober.list_page(target_index, api_version.to_string(), token).await
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("permits are never closed");
+            self.prober
+                .list_page(target_index, api_version.to_string(), token)
+                .await
         })
         .await;
 

@@ -115,13 +115,11 @@ impl Prober for HttpProbes {
     }
 }
 
-/// Where observations go: the metrics, the verdict's windows, and any extra listener (the
-/// terminal table of `once` and `demo`).
+/// Where observations go: the metrics and the verdict's windows.
 pub struct Recorder {
     /// The metrics registry.
     pub metrics: Metrics,
     evaluator: Mutex<Evaluator>,
-    listener: Mutex<Option<Box<dyn FnMut(&Observation) + Send>>>,
 }
 
 impl Recorder {
@@ -129,19 +127,20 @@ impl Recorder {
     pub fn new(config: &Config) -> Recorder {
         Recorder {
             metrics: Metrics::new(),
-            evaluator: Mutex::new(Evaluator::new(config.verdict.clone(), config.size_buckets.clone())),
-            listener: Mutex::new(None),
+            evaluator: Mutex::new(Evaluator::new(
+                config.verdict.clone(),
+                config.size_buckets.clone(),
+            )),
         }
-    }
-
-    /// Also hands every observation to `listener`.
-    pub fn set_listener(&self, listener: impl FnMut(&Observation) + Send + 'static) {
-        *self.listener.lock().expect("listener lock poisoned") = Some(Box::new(listener));
     }
 
     /// Evaluates the verdict now and updates its gauges.
     pub fn verdict(&self) -> Verdict {
-        let verdict = self.evaluator.lock().expect("evaluator lock poisoned").evaluate(SystemTime::now());
+        let verdict = self
+            .evaluator
+            .lock()
+            .expect("evaluator lock poisoned")
+            .evaluate(SystemTime::now());
         self.metrics.verdict.update(&verdict);
         verdict
     }
@@ -162,10 +161,10 @@ impl Sink for Recorder {
             "probe finished"
         );
         self.metrics.observe(observation);
-        self.evaluator.lock().expect("evaluator lock poisoned").record(observation);
-        if let Some(listener) = self.listener.lock().expect("listener lock poisoned").as_mut() {
-            listener(observation);
-        }
+        self.evaluator
+            .lock()
+            .expect("evaluator lock poisoned")
+            .record(observation);
     }
 
     fn skipped(&self, provider: &str, reason: SkipReason) {
@@ -248,7 +247,11 @@ impl Service {
     }
 }
 
-fn spawn_scheduler(config: &Config, prober: &HttpProber, recorder: &Arc<Recorder>) -> CancellationToken {
+fn spawn_scheduler(
+    config: &Config,
+    prober: &HttpProber,
+    recorder: &Arc<Recorder>,
+) -> CancellationToken {
     let probes = Arc::new(HttpProbes::new(config, prober.clone()));
     let scheduler = Scheduler::new(config.clone(), probes, recorder.clone());
     let cancel = CancellationToken::new();

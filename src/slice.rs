@@ -53,7 +53,10 @@ impl Operation {
 
     /// Whether the operation is sent once per selected job (and so has a batch size bucket).
     pub fn is_per_job(self) -> bool {
-        matches!(self, Operation::Get | Operation::GetState | Operation::Download)
+        matches!(
+            self,
+            Operation::Get | Operation::GetState | Operation::Download
+        )
     }
 
     /// Whether this is the control operation, which does not touch batches at all.
@@ -90,7 +93,9 @@ impl SizeBuckets {
             return Err("bucket bounds must be at least 1".to_string());
         }
         if bounds.windows(2).any(|pair| pair[0] >= pair[1]) {
-            return Err(format!("bucket bounds must be strictly increasing, got {bounds:?}"));
+            return Err(format!(
+                "bucket bounds must be strictly increasing, got {bounds:?}"
+            ));
         }
         Ok(SizeBuckets { bounds })
     }

@@ -206,7 +206,12 @@ fn default_api_versions() -> Vec<String> {
 }
 
 fn default_operations() -> Vec<Operation> {
-    vec![Operation::Get, Operation::GetState, Operation::List, Operation::Models]
+    vec![
+        Operation::Get,
+        Operation::GetState,
+        Operation::List,
+        Operation::Models,
+    ]
 }
 
 fn default_body_limit() -> u64 {

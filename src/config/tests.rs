@@ -99,9 +99,15 @@ fn semantic_errors_name_the_key() {
 
     let cases = [
         ("    api_versions: []\n", "targets[0].api_versions"),
-        ("    api_versions: [\"v1/../x\"]\n", "targets[0].api_versions"),
+        (
+            "    api_versions: [\"v1/../x\"]\n",
+            "targets[0].api_versions",
+        ),
         ("    interval: 0s\n", "targets[0].interval"),
-        ("    budget: { requests_per_minute: 0 }\n", "targets[0].budget.requests_per_minute"),
+        (
+            "    budget: { requests_per_minute: 0 }\n",
+            "targets[0].budget.requests_per_minute",
+        ),
     ];
     for (extra, key_path) in cases {
         let err = parse_example(&target(extra)).unwrap_err().to_string();

@@ -35,11 +35,20 @@ fn requests_carry_code_and_outcome() {
         "batchprobe_requests_total{provider=\"gemini\",operation=\"get\",api_version=\"v1beta\",\
          region=\"europe-west4\",batch_size=\"101-500\",code=\"503\",outcome=\"http_error\"} 1"
     ), "{text}");
-    assert!(text.contains("code=\"0\",outcome=\"connect_error\"} 1"), "{text}");
+    assert!(
+        text.contains("code=\"0\",outcome=\"connect_error\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("batchprobe_probe_success{"), "{text}");
     assert!(text.contains("} 0\n"), "last probe failed: {text}");
-    assert!(text.contains("batchprobe_last_probe_timestamp_seconds{"), "{text}");
-    assert!(text.contains("le=\"180\""), "duration buckets reach past 120 s: {text}");
+    assert!(
+        text.contains("batchprobe_last_probe_timestamp_seconds{"),
+        "{text}"
+    );
+    assert!(
+        text.contains("le=\"180\""),
+        "duration buckets reach past 120 s: {text}"
+    );
     assert!(text.contains("batchprobe_build_info{version=\""), "{text}");
     assert!(!text.contains("# EOF"), "Prometheus text has no EOF marker");
 }
@@ -52,7 +61,10 @@ fn openmetrics_carries_exemplars_of_failures() {
     let text = metrics.encode(Format::OpenMetrics).unwrap();
 
     assert!(text.ends_with("# EOF\n"));
-    assert!(text.contains("trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\""), "{text}");
+    assert!(
+        text.contains("trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\""),
+        "{text}"
+    );
 }
 
 #[test]
@@ -60,6 +72,9 @@ fn format_follows_accept() {
     let prometheus = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
 
     assert_eq!(Format::from_accept(Some(prometheus)), Format::OpenMetrics);
-    assert_eq!(Format::from_accept(Some("text/plain")), Format::PrometheusText);
+    assert_eq!(
+        Format::from_accept(Some("text/plain")),
+        Format::PrometheusText
+    );
     assert_eq!(Format::from_accept(None), Format::PrometheusText);
 }

@@ -87,7 +87,12 @@ impl Provider for Gemini {
         }
     }
 
-    fn list_page(&self, api_version: &str, page_size: u32, page_token: Option<&str>) -> ProbeRequest {
+    fn list_page(
+        &self,
+        api_version: &str,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) -> ProbeRequest {
         let page_size = page_size.to_string();
         let mut query = vec![("pageSize", page_size.as_str())];
         if let Some(token) = page_token {
@@ -159,7 +164,9 @@ impl Provider for Gemini {
 /// A job record must name its state; a SUCCEEDED one must also carry its output, unless the body
 /// was cut to the state by `fields=`.
 fn validate_job(value: &Value, expect_output: bool) -> Result<(), String> {
-    let metadata = value.get("metadata").ok_or("job record has no `metadata`")?;
+    let metadata = value
+        .get("metadata")
+        .ok_or("job record has no `metadata`")?;
     let state = metadata
         .get("state")
         .and_then(Value::as_str)
@@ -184,12 +191,21 @@ fn read_job(item: &Value) -> Option<DiscoveredJob> {
         .or_else(|| metadata.get("name"))
         .and_then(Value::as_str)?
         .to_string();
-    let state = metadata.get("state").and_then(Value::as_str).unwrap_or("").to_string();
+    let state = metadata
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
 
     // Counts are int64 and so arrive as strings in proto3 JSON; accept numbers as well.
-    let size = metadata.get("batchStats").and_then(|s| s.get("requestCount")).and_then(|c| {
-        c.as_str().and_then(|s| s.parse().ok()).or_else(|| c.as_u64())
-    });
+    let size = metadata
+        .get("batchStats")
+        .and_then(|s| s.get("requestCount"))
+        .and_then(|c| {
+            c.as_str()
+                .and_then(|s| s.parse().ok())
+                .or_else(|| c.as_u64())
+        });
     let responses_file = metadata
         .get("output")
         .and_then(|o| o.get("responsesFile"))
@@ -209,7 +225,10 @@ mod tests {
     use super::*;
 
     fn gemini() -> Gemini {
-        Gemini::new("http://127.0.0.1:9".parse().unwrap(), &ApiKey::new("k-secret"))
+        Gemini::new(
+            "http://127.0.0.1:9".parse().unwrap(),
+            &ApiKey::new("k-secret"),
+        )
     }
 
     #[test]
@@ -222,7 +241,12 @@ mod tests {
 
         assert_eq!(get.url.as_str(), "http://127.0.0.1:9/v1beta/batches/abc");
         assert_eq!(get.url_template, "/v1beta/batches/{batch}");
-        assert!(state.url.as_str().contains("fields=name%2Cmetadata.state%2Cmetadata.batchStats"));
+        assert!(
+            state
+                .url
+                .as_str()
+                .contains("fields=name%2Cmetadata.state%2Cmetadata.batchStats")
+        );
         assert_eq!(
             download.url.as_str(),
             "http://127.0.0.1:9/download/v1beta/files/f1:download?alt=media"

@@ -67,7 +67,11 @@ impl Gate {
         if state.paused_until.is_some_and(|until| now < until) {
             return Err(SkipReason::RetryAfter);
         }
-        while state.sent.front().is_some_and(|&t| now.duration_since(t) >= BUDGET_WINDOW) {
+        while state
+            .sent
+            .front()
+            .is_some_and(|&t| now.duration_since(t) >= BUDGET_WINDOW)
+        {
             state.sent.pop_front();
         }
         if state.sent.len() >= self.requests_per_minute {
@@ -108,10 +112,19 @@ mod tests {
         for i in 0..3 {
             assert_eq!(gate.try_admit(start + Duration::from_secs(i)), Ok(()));
         }
-        assert_eq!(gate.try_admit(start + Duration::from_secs(59)), Err(SkipReason::Budget));
-        assert_eq!(gate.next_room(start + Duration::from_secs(59)), start + BUDGET_WINDOW);
+        assert_eq!(
+            gate.try_admit(start + Duration::from_secs(59)),
+            Err(SkipReason::Budget)
+        );
+        assert_eq!(
+            gate.next_room(start + Duration::from_secs(59)),
+            start + BUDGET_WINDOW
+        );
         assert_eq!(gate.try_admit(start + Duration::from_secs(60)), Ok(()));
-        assert_eq!(gate.try_admit(start + Duration::from_secs(60)), Err(SkipReason::Budget));
+        assert_eq!(
+            gate.try_admit(start + Duration::from_secs(60)),
+            Err(SkipReason::Budget)
+        );
     }
 
     #[test]
@@ -120,7 +133,10 @@ mod tests {
         let start = Instant::now();
 
         gate.pause(start, Duration::from_secs(30));
-        assert_eq!(gate.try_admit(start + Duration::from_secs(29)), Err(SkipReason::RetryAfter));
+        assert_eq!(
+            gate.try_admit(start + Duration::from_secs(29)),
+            Err(SkipReason::RetryAfter)
+        );
         assert_eq!(gate.try_admit(start + Duration::from_secs(30)), Ok(()));
 
         gate.pause(start, Duration::from_secs(86_400));

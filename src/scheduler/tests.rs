@@ -37,9 +37,13 @@ impl FakeProber {
 
 impl Prober for FakeProber {
     fn probe(&self, task: Task) -> BoxFuture<Observation> {
-        self.sent.lock().unwrap().push((Instant::now(), task.clone()));
+        self.sent
+            .lock()
+            .unwrap()
+            .push((Instant::now(), task.clone()));
         let now_in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max_in_flight.fetch_max(now_in_flight, Ordering::SeqCst);
+        self.max_in_flight
+            .fetch_max(now_in_flight, Ordering::SeqCst);
         let latency = self.latency;
         let retry_after = self.retry_after;
         let in_flight = self.in_flight.clone();
@@ -60,7 +64,12 @@ impl Prober for FakeProber {
         })
     }
 
-    fn list_page(&self, _: usize, _: String, _: Option<String>) -> BoxFuture<Result<ListPage, String>> {
+    fn list_page(
+        &self,
+        _: usize,
+        _: String,
+        _: Option<String>,
+    ) -> BoxFuture<Result<ListPage, String>> {
         self.list_pages.fetch_add(1, Ordering::SeqCst);
         let jobs = (0..3)
             .map(|i| DiscoveredJob {
@@ -70,7 +79,10 @@ impl Prober for FakeProber {
                 responses_file: None,
             })
             .collect();
-        Box::pin(std::future::ready(Ok(ListPage { jobs, next_page_token: None })))
+        Box::pin(std::future::ready(Ok(ListPage {
+            jobs,
+            next_page_token: None,
+        })))
     }
 
     fn is_succeeded(&self, _: usize, job: &DiscoveredJob) -> bool {
@@ -98,7 +110,12 @@ impl Sink for RecordingSink {
 
 impl RecordingSink {
     fn skips(&self, reason: SkipReason) -> usize {
-        self.skipped.lock().unwrap().iter().filter(|&&r| r == reason).count()
+        self.skipped
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|&&r| r == reason)
+            .count()
     }
 }
 
@@ -135,9 +152,17 @@ async fn each_check_runs_once_per_interval() {
 
     let sent = prober.sent();
     for operation in [Operation::List, Operation::Models] {
-        let times: Vec<Instant> =
-            sent.iter().filter(|(_, t)| t.slice.operation == operation).map(|(at, _)| *at).collect();
-        assert_eq!(times.len(), 10, "{operation}: {} runs in 10 intervals", times.len());
+        let times: Vec<Instant> = sent
+            .iter()
+            .filter(|(_, t)| t.slice.operation == operation)
+            .map(|(at, _)| *at)
+            .collect();
+        assert_eq!(
+            times.len(),
+            10,
+            "{operation}: {} runs in 10 intervals",
+            times.len()
+        );
         for pair in times.windows(2) {
             assert_eq!(pair[1] - pair[0], Duration::from_secs(10));
         }
@@ -148,7 +173,10 @@ async fn each_check_runs_once_per_interval() {
 
 #[tokio::test(start_paused = true)]
 async fn checks_are_spread_over_the_interval() {
-    let config = config("    api_versions: [v1beta, v1, v2, v3]\n    operations: [list, models]\n", "interval: 60s\n");
+    let config = config(
+        "    api_versions: [v1beta, v1, v2, v3]\n    operations: [list, models]\n",
+        "interval: 60s\n",
+    );
     let prober = FakeProber::new(Duration::from_millis(1));
     let scheduler = Scheduler::new(config, prober.clone(), Arc::new(RecordingSink::default()));
 
@@ -156,17 +184,26 @@ async fn checks_are_spread_over_the_interval() {
 
     let mut firsts = std::collections::HashMap::new();
     for (at, task) in prober.sent() {
-        firsts.entry((task.api_version, task.slice.operation)).or_insert(at);
+        firsts
+            .entry((task.api_version, task.slice.operation))
+            .or_insert(at);
     }
     let mut instants: Vec<Instant> = firsts.into_values().collect();
     instants.sort();
     instants.dedup();
-    assert_eq!(instants.len(), 8, "eight checks first fire at eight different instants");
+    assert_eq!(
+        instants.len(),
+        8,
+        "eight checks first fire at eight different instants"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_check_never_overlaps_itself() {
-    let config = config("    operations: [models]\n", "interval: 10s\ntimeout: 120s\n");
+    let config = config(
+        "    operations: [models]\n",
+        "interval: 10s\ntimeout: 120s\n",
+    );
     let prober = FakeProber::new(Duration::from_secs(25));
     let sink = Arc::new(RecordingSink::default());
     let scheduler = Scheduler::new(config, prober.clone(), sink.clone()).with_jitter(0.0);
@@ -179,7 +216,11 @@ async fn a_slow_check_never_overlaps_itself() {
         assert!(pair[1].0 - pair[0].0 >= Duration::from_secs(25));
     }
     // Each 25 s run swallows two further ticks of 10 s.
-    assert!(sink.skips(SkipReason::Overlap) >= 4, "{:?}", sink.skipped.lock().unwrap());
+    assert!(
+        sink.skips(SkipReason::Overlap) >= 4,
+        "{:?}",
+        sink.skipped.lock().unwrap()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -196,11 +237,18 @@ async fn the_budget_caps_requests_per_minute() {
 
     let sent: Vec<Instant> = prober.sent().iter().map(|(at, _)| *at).collect();
     for (i, &at) in sent.iter().enumerate() {
-        let in_window = sent[i..].iter().take_while(|&&t| t - at < Duration::from_secs(60)).count();
+        let in_window = sent[i..]
+            .iter()
+            .take_while(|&&t| t - at < Duration::from_secs(60))
+            .count();
         assert!(in_window <= 12, "{in_window} requests within 60 s");
     }
     assert!(sink.skips(SkipReason::Budget) > 0);
-    assert_eq!(sent.len(), sink.observed.lock().unwrap().len(), "every request sent is observed");
+    assert_eq!(
+        sent.len(),
+        sink.observed.lock().unwrap().len(),
+        "every request sent is observed"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -248,12 +296,25 @@ async fn discovered_jobs_rotate_per_round() {
     scheduler.run_round(0, true).await;
     scheduler.run_round(1, false).await;
 
-    let jobs: Vec<String> = prober.sent().iter().filter_map(|(_, t)| t.job.clone()).collect();
+    let jobs: Vec<String> = prober
+        .sent()
+        .iter()
+        .filter_map(|(_, t)| t.job.clone())
+        .collect();
     assert_eq!(prober.list_pages.load(Ordering::SeqCst), 1);
-    assert_eq!(jobs.len(), 4, "two slots in the one bucket that has jobs, two rounds");
+    assert_eq!(
+        jobs.len(),
+        4,
+        "two slots in the one bucket that has jobs, two rounds"
+    );
     let mut distinct = jobs.clone();
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), 3, "rotation reaches every job: {jobs:?}");
-    assert!(prober.sent().iter().all(|(_, t)| t.slice.batch_size == "11-100"));
+    assert!(
+        prober
+            .sent()
+            .iter()
+            .all(|(_, t)| t.slice.batch_size == "11-100")
+    );
 }

@@ -79,10 +79,10 @@ pub async fn wait_for_ok(url: &str, limit: Duration) {
     let client = client();
     let start = Instant::now();
     while start.elapsed() < limit {
-        if let Ok(response) = client.get(url).send().await {
-            if response.status().is_success() {
-                return;
-            }
+        if let Ok(response) = client.get(url).send().await
+            && response.status().is_success()
+        {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
