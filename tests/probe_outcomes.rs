@@ -213,6 +213,24 @@ async fn body_error_on_reset_and_truncation() {
 }
 
 #[tokio::test]
+async fn invalid_body_when_a_succeeded_job_lost_its_output() {
+    let sim = simulator_with("  - {operations: [get, get_state], effect: drop_output}\n").await;
+
+    let get = probe(&sim, Operation::Get).await;
+    let state = probe(&sim, Operation::GetState).await;
+
+    assert_eq!(
+        (get.outcome, get.status),
+        (Outcome::InvalidBody, Some(200)),
+        "{get:?}"
+    );
+    assert!(get.is_failure());
+    // The state mask never carried the output, so its answer is still well formed.
+    assert_eq!(state.outcome, Outcome::Success);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_body_limit_stops_reading_without_failing() {
     let sim = simulator_with("  []\n").await;
     let prober = HttpProber::new().unwrap();

@@ -149,6 +149,9 @@ async fn api(
             };
             return answer.into_response(started.elapsed());
         }
+        Some(Effect::DropOutput) => {
+            return without_output(healthy()).into_response(started.elapsed());
+        }
         Some(Effect::Hang) => Takeover::Hang,
         Some(Effect::Close) => Takeover::Close,
         Some(Effect::ResetMidBody) => partial(&healthy(), started, Ending::Reset),
@@ -159,6 +162,22 @@ async fn api(
     conn.take_over(takeover);
     sim.shutdown.cancelled().await;
     Answer::canonical_error(503).into_response(started.elapsed())
+}
+
+/// The answer with a job record's results removed; answers that are not a JSON object pass.
+fn without_output(answer: Answer) -> Answer {
+    let Ok(serde_json::Value::Object(mut record)) = serde_json::from_slice(&answer.body) else {
+        return answer;
+    };
+
+    record.remove("response");
+    if let Some(serde_json::Value::Object(metadata)) = record.get_mut("metadata") {
+        metadata.remove("output");
+    }
+    Answer {
+        status: answer.status,
+        ..Answer::json(&serde_json::Value::Object(record))
+    }
 }
 
 fn partial(answer: &Answer, started: Instant, ending: Ending) -> Takeover {

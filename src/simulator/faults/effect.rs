@@ -33,6 +33,9 @@ pub enum Effect {
     Hang,
     /// Read the request, then close the connection before any response.
     Close,
+    /// Answer 200 with the job record stripped of its results (`metadata.output` and
+    /// `response`): a SUCCEEDED job whose record lost its output. Other answers are unchanged.
+    DropOutput,
 }
 
 const EFFECT_NAMES: &[&str] = &[
@@ -42,6 +45,7 @@ const EFFECT_NAMES: &[&str] = &[
     "truncated_body",
     "hang",
     "close",
+    "drop_output",
 ];
 
 impl<'de> Deserialize<'de> for Effect {
@@ -58,7 +62,7 @@ impl<'de> Visitor<'de> for EffectVisitor {
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(
-            "an effect: hang, close, reset_mid_body, truncated_body, {status: CODE} or \
+            "an effect: hang, close, reset_mid_body, truncated_body, drop_output, {status: CODE} or \
              {retry_after: {status: CODE, after: DURATION}}",
         )
     }
@@ -69,6 +73,7 @@ impl<'de> Visitor<'de> for EffectVisitor {
             "truncated_body" => Ok(Effect::TruncatedBody),
             "hang" => Ok(Effect::Hang),
             "close" => Ok(Effect::Close),
+            "drop_output" => Ok(Effect::DropOutput),
             "status" | "retry_after" => Err(E::custom(format!(
                 "`{name}` needs a value, e.g. {{{name}: ...}}"
             ))),
