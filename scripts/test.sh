@@ -11,4 +11,13 @@ export BATCHPROBE_PYTHON="$PWD/.venv/bin/python"
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked
+mkdir -p target
+set +e
+cargo test --locked 2>&1 | tee target/test-output.log
+status=${PIPESTATUS[0]}
+set -e
+
+# One closing line over every test binary: cargo's own last line is the doc-tests' count.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' \
+  target/test-output.log
+exit "$status"
