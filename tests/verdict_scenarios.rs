@@ -44,30 +44,13 @@
 //! time in the scheduler's gate, so it would skip the following rounds altogether here; the
 //! scheduler's own tests cover the pause.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+#[path = "verdict_scenarios/bench.rs"]
+mod bench;
 
-use batchprobe::config::{self, Target};
-use batchprobe::discovery::JobPool;
-use batchprobe::outcome::Observation;
-use batchprobe::probe::HttpProber;
-use batchprobe::scheduler::{Scheduler, Sink, SkipReason};
-use batchprobe::service::HttpProbes;
-use batchprobe::simulator::{self, RunningSimulator, Scenario, SimulatorOptions};
-use batchprobe::verdict::{Evaluator, Scope, SliceState, Verdict};
+use std::time::Instant;
 
-/// The regions, in listener order: `us-central1` is the second listener.
-const REGIONS: [&str; 3] = ["europe-west4", "us-central1", "asia-northeast1"];
-
-/// Virtual time per round.
-const ROUND: Duration = Duration::from_secs(60);
-
-/// Rounds the verdict window covers.
-const WINDOW_ROUNDS: u64 = 4;
+use batchprobe::verdict::{Scope, SliceState};
+use bench::{Bench, WINDOW_ROUNDS};
 
 /// Healthy rounds before a fault: one full window.
 const HEALTHY_ROUNDS: u64 = WINDOW_ROUNDS;
@@ -83,24 +66,6 @@ const RECOVERY_ROUNDS: u64 = WINDOW_ROUNDS;
 
 /// Rounds of 2 % noise: 40 × 84 = 3360 requests.
 const NOISE_ROUNDS: u64 = 40;
-
-/// Requests per round: 3 targets × 2 versions × (2 per-job operations × 3 buckets × 2 slots +
-/// `list` + `models`).
-const REQUESTS_PER_ROUND: u64 = 3 * 2 * (2 * 3 * 2 + 2);
-
-/// Jobs of 10, 100 and 500 requests, two of each so that both slots of a bucket have one.
-/// A time scale of 0.001 turns the 60 s deadline of the faults into 60 ms.
-const SCENARIO: &str = "\
-time_scale: 0.001
-jobs:
-  - {id: seed-10-a, requests: 10, bytes_per_response: 16}
-  - {id: seed-10-b, requests: 10, bytes_per_response: 16}
-  - {id: seed-100-a, requests: 100, bytes_per_response: 16}
-  - {id: seed-100-b, requests: 100, bytes_per_response: 16}
-  - {id: seed-500-a, requests: 500, bytes_per_response: 16}
-  - {id: seed-500-b, requests: 500, bytes_per_response: 16}
-faults: []
-";
 
 /// One row of the table: a fault set and the scope it must produce.
 struct Row {
@@ -152,170 +117,6 @@ const ROWS: &[Row] = &[
         expected: Scope::Quota,
     },
 ];
-
-/// The sink of the scheduler under test: stamps each observation with the current round's
-/// virtual time and records it in the evaluator, and counts what happened.
-struct RoundClock {
-    evaluator: Mutex<Evaluator>,
-    /// When the observations of the current round finished, in virtual time.
-    stamp: Mutex<SystemTime>,
-    observed: AtomicU64,
-    failed: AtomicU64,
-    skipped: AtomicU64,
-    /// Jobs found per (target, API version, bucket).
-    discovered: Mutex<BTreeMap<(String, String, String), usize>>,
-}
-
-impl Sink for RoundClock {
-    fn observe(&self, observation: &Observation) {
-        let mut observation = observation.clone();
-        observation.finished_at = *self.stamp.lock().unwrap();
-
-        self.observed.fetch_add(1, Ordering::Relaxed);
-        if observation.is_failure() {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-        }
-        self.evaluator.lock().unwrap().record(&observation);
-    }
-
-    fn skipped(&self, _provider: &str, _reason: SkipReason) {
-        self.skipped.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn discovered(&self, target: &Target, api_version: &str, pool: &JobPool) {
-        let mut discovered = self.discovered.lock().unwrap();
-        for (bucket, jobs) in &pool.by_bucket {
-            let key = (target.name.clone(), api_version.to_string(), bucket.clone());
-            discovered.insert(key, jobs.len());
-        }
-    }
-}
-
-/// A simulator, a probe config against it, and the scheduler driving rounds.
-struct Bench {
-    simulator: RunningSimulator,
-    scheduler: Scheduler,
-    clock: Arc<RoundClock>,
-    /// Rounds run so far; round `r` ends at `epoch + r × ROUND`.
-    round: u64,
-    epoch: SystemTime,
-    _dir: tempfile::TempDir,
-}
-
-impl Bench {
-    async fn start() -> Bench {
-        let scenario = Scenario::parse(SCENARIO, "verdict-scenarios").unwrap();
-        let listeners = REGIONS
-            .iter()
-            .map(|region| (region.to_string(), SocketAddr::from(([127, 0, 0, 1], 0))))
-            .collect();
-        let simulator = simulator::start(SimulatorOptions {
-            listeners,
-            scenario,
-            api_key: None,
-        })
-        .await
-        .expect("the simulator starts on loopback");
-
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("key");
-        std::fs::write(&key, "verdict-scenarios-key").unwrap();
-        let path = dir.path().join("probe.yml");
-        let config = config::parse(&path, &config_text(&simulator, &key)).unwrap();
-        assert_eq!(config.verdict.window, ROUND * WINDOW_ROUNDS as u32);
-
-        let clock = Arc::new(RoundClock {
-            evaluator: Mutex::new(Evaluator::new(
-                config.verdict.clone(),
-                config.size_buckets.clone(),
-            )),
-            stamp: Mutex::new(SystemTime::UNIX_EPOCH),
-            observed: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            skipped: AtomicU64::new(0),
-            discovered: Mutex::new(BTreeMap::new()),
-        });
-        let probes = Arc::new(HttpProbes::new(&config, HttpProber::new().unwrap()));
-        let scheduler = Scheduler::new(config.clone(), probes, clock.clone());
-
-        Bench {
-            simulator,
-            scheduler,
-            clock,
-            round: 0,
-            epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(1_760_000_000),
-            _dir: dir,
-        }
-    }
-
-    /// Checks that discovery found both jobs of every bucket for every target and version.
-    fn check_discovery(&self) {
-        let discovered = self.clock.discovered.lock().unwrap();
-        for region in REGIONS {
-            for version in ["v1beta", "v1"] {
-                for bucket in ["1-10", "11-100", "101-500"] {
-                    let key = (region.to_string(), version.to_string(), bucket.to_string());
-                    assert_eq!(discovered.get(&key), Some(&2), "jobs of {key:?}");
-                }
-            }
-        }
-    }
-
-    /// Runs every check once and judges the window at the end of the round.
-    async fn round(&mut self) -> Verdict {
-        self.round += 1;
-        let end = self.epoch + ROUND * self.round as u32;
-        *self.clock.stamp.lock().unwrap() = end - ROUND / 2;
-        let before = self.clock.observed.load(Ordering::Relaxed);
-
-        // The first round discovers the jobs; later rounds rotate through them.
-        let discover = self.round == 1;
-        self.scheduler.run_round(self.round, discover).await;
-        if discover {
-            self.check_discovery();
-        }
-
-        let sent = self.clock.observed.load(Ordering::Relaxed) - before;
-        assert_eq!(sent, REQUESTS_PER_ROUND, "requests in round {}", self.round);
-        assert_eq!(
-            self.clock.skipped.load(Ordering::Relaxed),
-            0,
-            "skipped checks"
-        );
-        self.clock.evaluator.lock().unwrap().evaluate(end)
-    }
-
-    fn set_faults(&self, yaml: &str) {
-        let rules = simulator::parse_fault_rules(yaml, "verdict-scenarios").unwrap();
-        self.simulator.set_faults(rules);
-    }
-}
-
-/// Three targets, one per region, each probing `get`, `get_state`, `list` and `models` in two
-/// API versions with two discovered jobs per batch size bucket.
-fn config_text(simulator: &RunningSimulator, key: &Path) -> String {
-    let mut text = format!(
-        "region: europe-west4\n\
-         timeout: 10s\n\
-         concurrency: 128\n\
-         budget: {{ requests_per_minute: 100000 }}\n\
-         verdict: {{ window: {window}s, min_requests: 4, confidence: 0.95, \
-         failure_threshold: 0.35 }}\n\
-         targets:\n",
-        window = ROUND.as_secs() * WINDOW_ROUNDS,
-    );
-    for region in REGIONS {
-        text.push_str(&format!(
-            "  - name: {region}\n    provider: gemini\n    region: {region}\n    \
-             base_url: {url}\n    api_key: {{ file: {key} }}\n    \
-             api_versions: [v1beta, v1]\n    operations: [get, get_state, list, models]\n    \
-             jobs:\n      discover: {{ max_jobs: 50, per_bucket: 2 }}\n",
-            url = simulator.base_url(region).unwrap(),
-            key = key.display(),
-        ));
-    }
-    text
-}
 
 /// What one row did, round by round.
 struct RowRun {
@@ -417,7 +218,7 @@ async fn play(row: &Row) -> RowRun {
         run.recovery.push(bench.round().await.scope);
     }
 
-    bench.simulator.shutdown().await;
+    bench.shutdown().await;
     run
 }
 
@@ -467,7 +268,7 @@ async fn two_percent_noise_never_names_a_scope() {
     for _ in 0..HEALTHY_ROUNDS {
         assert_eq!(bench.round().await.scope, Scope::None);
     }
-    let healthy_requests = bench.clock.observed.load(Ordering::Relaxed);
+    let (healthy_requests, _) = bench.requests();
 
     bench.set_faults("- {probability: 0.02, effect: {status: 503}}");
     let mut alarms = Vec::new();
@@ -478,7 +279,10 @@ async fn two_percent_noise_never_names_a_scope() {
         if verdict.scope != Scope::None {
             alarms.push(format!(
                 "round {}: {} ({} failing): {}",
-                bench.round, verdict.scope, verdict.failing_slices, verdict.headline
+                bench.rounds(),
+                verdict.scope,
+                verdict.failing_slices,
+                verdict.headline
             ));
         }
         for slice in &verdict.slices {
@@ -492,8 +296,8 @@ async fn two_percent_noise_never_names_a_scope() {
         healthy_slices = healthy_slices.min(healthy);
     }
 
-    let requests = bench.clock.observed.load(Ordering::Relaxed) - healthy_requests;
-    let failed = bench.clock.failed.load(Ordering::Relaxed);
+    let (all_requests, failed) = bench.requests();
+    let requests = all_requests - healthy_requests;
     println!(
         "noise: {requests} requests over {NOISE_ROUNDS} rounds, {failed} failed ({:.2} %), \
          worst slice error ratio in a window {:.0} %, fewest healthy slices {healthy_slices}, \
@@ -502,7 +306,7 @@ async fn two_percent_noise_never_names_a_scope() {
         100.0 * worst_ratio,
         started.elapsed()
     );
-    bench.simulator.shutdown().await;
+    bench.shutdown().await;
 
     assert!(
         alarms.is_empty(),
