@@ -3,9 +3,9 @@
 //! each fault set within three rounds of the fault starting, then return to `none` once the
 //! fault is gone and its failures have left the window.
 //!
-//! Time is virtual. Rounds are driven with [`Scheduler::run_round`], never with wall-clock
-//! intervals, and a [`Sink`] stamps every observation with its round's virtual time before it
-//! reaches the [`Evaluator`]; the verdict is evaluated at the end of each round. So the window
+//! Time is virtual. Rounds are driven with `Scheduler::run_round`, never with wall-clock
+//! intervals, and the scheduler's `Sink` stamps every observation with its round's virtual time
+//! before it reaches the verdict's `Evaluator`, which is evaluated at the end of each round. So the window
 //! slides by exactly one round per round however long the requests took, and the only real
 //! waits are the simulator's scaled deadlines (60 s of scenario time is 60 ms here).
 //!
@@ -18,7 +18,7 @@
 //! - `window`: 4 rounds. A total fault must be named within 3 rounds while the window still
 //!   holds a round from before it: a per-job slice then holds 6 failures in 8 requests.
 //! - `min_requests`: 4, what the sparsest slices (`list`, `models`) hold in a full window, so
-//!   every slice can be judged once its window is full and none while it is younger.
+//!   every slice can be judged once its window is full, and none on fewer requests.
 //! - `failure_threshold`: 0.35 and `confidence`: 0.95. The faults here fail every request they
 //!   touch; the noise fails 2 %. At these settings a per-job slice is failing from 6 failures in
 //!   8 (Wilson lower bound 0.41; 5 in 8 gives 0.31) and healthy at 0 in 8 (upper bound 0.32),
