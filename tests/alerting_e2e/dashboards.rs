@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::stack::{Stack, get_json, repo_path};
+use crate::stack::{Stack, repo_path};
+use crate::support::get_json;
 
 /// Grafana's `$__rate_interval` with its default 15 s datasource scrape interval (4 × 15 s).
 const RATE_INTERVAL: &str = "1m";

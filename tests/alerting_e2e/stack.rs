@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Process, client, free_addr, tool, wait_for_ok};
+use crate::support::{
+    Process, client, free_addr, get_json, prometheus_alerts, prometheus_query, tool, wait_for_ok,
+};
 
 /// The probe regions, one simulator listener and one `batchprobe run` each.
 pub const REGIONS: [&str; 3] = ["europe-west4", "us-central1", "asia-northeast1"];
@@ -106,7 +108,7 @@ impl Stack {
             // A lone Alertmanager: no gossip port.
             .arg("--cluster.listen-address=")
             .stdin(Stdio::null());
-        processes.push(spawn(&mut am, dir.path(), "alertmanager"));
+        processes.push(Process::spawn(&mut am, dir.path(), "alertmanager"));
         wait_for_ok(&format!("http://{alertmanager}/-/ready"), STARTUP).await;
 
         // Prometheus with the shipped recording rules and the scaled alerting rules.
@@ -124,7 +126,7 @@ impl Stack {
             .arg(format!("--storage.tsdb.path={}", prom_storage.display()))
             .arg(format!("--web.listen-address={prometheus}"))
             .stdin(Stdio::null());
-        processes.push(spawn(&mut prom, dir.path(), "prometheus"));
+        processes.push(Process::spawn(&mut prom, dir.path(), "prometheus"));
         wait_for_ok(&format!("http://{prometheus}/-/ready"), STARTUP).await;
 
         Stack {
@@ -175,27 +177,12 @@ impl Stack {
 
     /// An instant PromQL query; panics when Prometheus refuses it.
     pub async fn query(&self, expr: &str) -> Vec<Value> {
-        let url = reqwest::Url::parse_with_params(
-            &format!("http://{}/api/v1/query", self.prometheus),
-            &[("query", expr)],
-        )
-        .unwrap();
-        let answer = get_json(url).await;
-        assert_eq!(answer["status"], "success", "{expr}: {answer}");
-        answer["data"]["result"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        prometheus_query(self.prometheus, expr).await
     }
 
     /// The alerts Prometheus holds (pending and firing).
     pub async fn prometheus_alerts(&self) -> Vec<Value> {
-        let url = format!("http://{}/api/v1/alerts", self.prometheus);
-        let answer = get_json(url.parse().unwrap()).await;
-        answer["data"]["alerts"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        prometheus_alerts(self.prometheus).await
     }
 
     /// The alerts Alertmanager holds, with their `status.state` and `status.inhibitedBy`.
@@ -208,21 +195,6 @@ impl Stack {
 
 /// How long each process may take to answer after it starts.
 const STARTUP: Duration = Duration::from_secs(30);
-
-/// A GET whose answer is JSON.
-pub async fn get_json(url: reqwest::Url) -> Value {
-    let response = client()
-        .get(url.clone())
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
-    let text = response
-        .text()
-        .await
-        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
-    serde_json::from_str(&text).unwrap_or_else(|err| panic!("GET {url}: not JSON ({err}): {text}"))
-}
 
 /// A path inside the repository.
 pub fn repo_path(relative: &str) -> PathBuf {
@@ -359,20 +331,4 @@ fn alertmanager_binary() -> PathBuf {
             "no Alertmanager binary (prometheus-alertmanager or alertmanager) on PATH: run \
              scripts/install-test-deps.sh or apt-get install -y prometheus-alertmanager",
         )
-}
-
-/// Spawns a command with its output in files under `dir`, killed when dropped.
-fn spawn(command: &mut std::process::Command, dir: &Path, name: &str) -> Process {
-    let stdout = dir.join(format!("{name}.stdout"));
-    let stderr = dir.join(format!("{name}.stderr"));
-    let child = command
-        .stdout(std::fs::File::create(&stdout).unwrap())
-        .stderr(std::fs::File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap_or_else(|err| panic!("start {name}: {err}"));
-    Process {
-        child,
-        stdout,
-        stderr,
-    }
 }

@@ -16,13 +16,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::deploy_support::{assert_success, repo_path, require_tool, run};
-use crate::support::{Process, client, free_addr, wait_for_ok};
+use crate::support::{Process, free_addr, prometheus_alerts, prometheus_query, wait_for_ok};
 
 /// The probe regions: one simulator listener, one probe and one agent each.
 pub const REGIONS: [&str; 2] = ["europe-west4", "us-central1"];
@@ -69,7 +69,7 @@ impl Topology {
             ))
             .arg(format!("--web.listen-address={central}"))
             .arg("--web.enable-remote-write-receiver");
-        processes.push(spawn(&mut command, dir.path(), "central"));
+        processes.push(Process::spawn(&mut command, dir.path(), "central"));
         wait_for_ok(&format!("http://{central}/-/ready"), STARTUP).await;
 
         // The simulator: one listener per region.
@@ -124,7 +124,11 @@ impl Topology {
                     dir.path().join(format!("agent-{region}-data")).display()
                 ))
                 .arg(format!("--web.listen-address={addr}"));
-            processes.push(spawn(&mut command, dir.path(), &format!("agent-{region}")));
+            processes.push(Process::spawn(
+                &mut command,
+                dir.path(),
+                &format!("agent-{region}"),
+            ));
             agent_addrs.push(addr);
         }
         for addr in &agent_addrs {
@@ -158,27 +162,12 @@ impl Topology {
 
     /// An instant PromQL query on the central server; panics when it refuses the query.
     pub async fn query(&self, expr: &str) -> Vec<Value> {
-        let url = reqwest::Url::parse_with_params(
-            &format!("http://{}/api/v1/query", self.central),
-            &[("query", expr)],
-        )
-        .unwrap();
-        let answer = get_json(url).await;
-        assert_eq!(answer["status"], "success", "{expr}: {answer}");
-        answer["data"]["result"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        prometheus_query(self.central, expr).await
     }
 
     /// The alerts the central server holds (pending and firing).
     pub async fn alerts(&self) -> Vec<Value> {
-        let url = format!("http://{}/api/v1/alerts", self.central);
-        let answer = get_json(url.parse().unwrap()).await;
-        answer["data"]["alerts"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        prometheus_alerts(self.central).await
     }
 }
 
@@ -292,36 +281,4 @@ fn read_yaml(path: &Path) -> Value {
 fn write_yaml(path: &PathBuf, value: &Value) {
     let text = serde_norway::to_string(value).expect("serialize a config");
     std::fs::write(path, text).unwrap_or_else(|err| panic!("write {}: {err}", path.display()));
-}
-
-/// A GET whose answer is JSON, bounded by a timeout.
-async fn get_json(url: reqwest::Url) -> Value {
-    let response = client()
-        .get(url.clone())
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
-    let text = response
-        .text()
-        .await
-        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
-    serde_json::from_str(&text).unwrap_or_else(|err| panic!("GET {url}: not JSON ({err}): {text}"))
-}
-
-/// Spawns a command with its output in files under `dir`, killed when dropped.
-fn spawn(command: &mut Command, dir: &Path, name: &str) -> Process {
-    let stdout = dir.join(format!("{name}.stdout"));
-    let stderr = dir.join(format!("{name}.stderr"));
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout).unwrap())
-        .stderr(std::fs::File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap_or_else(|err| panic!("start {name}: {err}"));
-    Process {
-        child,
-        stdout,
-        stderr,
-    }
 }

@@ -24,23 +24,28 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts the `batchprobe` binary with `args`, output to files under `dir`.
-    pub fn batchprobe(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Process {
+    /// Starts `command` with its output in files `{name}.stdout` and `{name}.stderr` under `dir`.
+    pub fn spawn(command: &mut Command, dir: &Path, name: &str) -> Process {
         let stdout = dir.join(format!("{name}.stdout"));
         let stderr = dir.join(format!("{name}.stderr"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_batchprobe"));
-        command
-            .args(args)
-            .envs(env.iter().copied())
+        let child = command
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap());
-        let child = command.spawn().expect("the batchprobe binary starts");
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap_or_else(|err| panic!("start {name}: {err}"));
         Process {
             child,
             stdout,
             stderr,
         }
+    }
+
+    /// Starts the `batchprobe` binary with `args`, output to files under `dir`.
+    pub fn batchprobe(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Process {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_batchprobe"));
+        command.args(args).envs(env.iter().copied());
+        Process::spawn(&mut command, dir, name)
     }
 
     /// Everything the process wrote so far.
@@ -72,6 +77,46 @@ impl Drop for Process {
 pub fn client() -> reqwest::Client {
     batchprobe::probe::install_crypto_provider();
     reqwest::Client::new()
+}
+
+/// A GET whose answer is JSON, bounded by a timeout; panics with the URL on any failure.
+pub async fn get_json(url: reqwest::Url) -> serde_json::Value {
+    let response = client()
+        .get(url.clone())
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
+    let text = response
+        .text()
+        .await
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("GET {url}: not JSON ({err}): {text}"))
+}
+
+/// An instant PromQL query against the Prometheus at `server`; panics when it refuses it.
+pub async fn prometheus_query(server: SocketAddr, expr: &str) -> Vec<serde_json::Value> {
+    let url = reqwest::Url::parse_with_params(
+        &format!("http://{server}/api/v1/query"),
+        &[("query", expr)],
+    )
+    .unwrap();
+    let answer = get_json(url).await;
+    assert_eq!(answer["status"], "success", "{expr}: {answer}");
+    answer["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The alerts the Prometheus at `server` holds, pending and firing.
+pub async fn prometheus_alerts(server: SocketAddr) -> Vec<serde_json::Value> {
+    let url = format!("http://{server}/api/v1/alerts");
+    let answer = get_json(url.parse().unwrap()).await;
+    answer["data"]["alerts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Polls `url` until it answers 200 or `limit` passes.
