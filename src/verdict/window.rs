@@ -183,6 +183,8 @@ impl SliceWindow {
         }
 
         summary.interval = stats::wilson(summary.failures, summary.requests, rules.z);
+        // TODO: no hysteresis: a slice hovering at the threshold can flip between failing and
+        // unknown from one evaluation to the next, and the scope and its `since` with it.
         summary.state = if summary.requests < rules.min_requests {
             SliceState::Unknown
         } else if summary.interval.low > rules.failure_threshold {
