@@ -107,9 +107,6 @@ pub fn init(format: LogFormat, level: Option<&str>) -> Telemetry {
     Telemetry { provider }
 }
 
-// TODO: only the HTTP/protobuf transport is exercised by a test (tests/tracing_otlp.rs); the
-// gRPC transport (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`) is built by the same code but has not met
-// a receiver here.
 fn tracer_provider() -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
     crate::probe::install_crypto_provider();
     let exporter = opentelemetry_otlp::SpanExporter::builder().build()?;

@@ -12,7 +12,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
@@ -298,4 +303,108 @@ async fn probe_requests_are_exported_as_client_spans() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An OTLP/gRPC receiver: keeps every export request.
+#[derive(Clone, Default)]
+struct GrpcReceiver {
+    exports: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.exports.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_is_the_other_protocol() {
+    let receiver = GrpcReceiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector = listener.local_addr().unwrap();
+    let service = TraceServiceServer::new(receiver.clone());
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream_of(listener))
+            .await
+            .unwrap();
+    });
+    let seen = Shared::default();
+    let provider = serve(
+        Router::new()
+            .route("/v1beta/batches", get(provider_list))
+            .route("/v1beta/models", get(provider_models))
+            .with_state(seen.clone()),
+    )
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probe.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "interval: 1s\ntimeout: 5s\ntargets:\n  - name: t\n    provider: gemini\n    \
+             base_url: http://{provider}\n    api_key: {{ env: OTLP_TEST_KEY }}\n    \
+             operations: [list, models]\n"
+        ),
+    )
+    .unwrap();
+    let addr = free_addr();
+    let endpoint = format!("http://{collector}");
+    let probe = Process::batchprobe(
+        dir.path(),
+        "run",
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            &addr.to_string(),
+        ],
+        &[
+            ("OTLP_TEST_KEY", KEY),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ],
+    );
+    wait_for_ok(&format!("http://{addr}/healthz"), Duration::from_secs(20)).await;
+    eventually(Duration::from_secs(20), "probe requests", || async {
+        (seen.lock().unwrap().traceparents.len() >= 3).then_some(())
+    })
+    .await;
+
+    probe.signal(15);
+    let mut probe = probe;
+    assert!(
+        probe.child.wait().unwrap().success(),
+        "clean shutdown: {}",
+        probe.output()
+    );
+    let exports = receiver.exports.lock().unwrap();
+    let names: Vec<String> = exports
+        .iter()
+        .flat_map(|e| &e.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| s.spans.iter().map(|span| span.name.clone()))
+        .collect();
+    assert!(names.iter().any(|n| n == "GET /v1beta/models"), "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("GET /")), "{names:?}");
+    assert!(!format!("{exports:?}").contains(KEY));
+}
+
+/// tonic serves from a stream of accepted connections; this makes one from a bound listener, so
+/// the test knows the port before the server starts.
+fn tokio_stream_of(
+    listener: tokio::net::TcpListener,
+) -> impl futures_util::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures_util::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        Some((accepted, listener))
+    })
 }
