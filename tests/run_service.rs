@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use batchprobe::simulator::{self, RunningSimulator, Scenario, SimulatorOptions};
-use support::{Process, eventually, free_addr, tool, wait_for_ok};
+use support::{eventually, run_probe, tool};
 
 async fn seed_outage() -> RunningSimulator {
     simulator::start(SimulatorOptions {
@@ -73,20 +73,7 @@ async fn run_exposes_the_metric_contract_and_promtool_accepts_it() {
         config(&sim.base_url("europe-west4").unwrap(), &key, "1s"),
     )
     .unwrap();
-    let addr = free_addr();
-    let _probe = Process::batchprobe(
-        dir.path(),
-        "run",
-        &[
-            "run",
-            "--config",
-            config_path.to_str().unwrap(),
-            "--listen",
-            &addr.to_string(),
-        ],
-        &[],
-    );
-    wait_for_ok(&format!("http://{addr}/healthz"), Duration::from_secs(20)).await;
+    let (_probe, addr) = run_probe(dir.path(), &config_path, &[]).await;
 
     // Wait until the large jobs' 503s (after the scaled 60 s deadline) have been counted.
     let text = eventually(
@@ -163,20 +150,7 @@ async fn a_bad_reload_keeps_the_running_config() {
     let config_path = dir.path().join("probe.yml");
     let good = config(&sim.base_url("europe-west4").unwrap(), &key, "1s");
     std::fs::write(&config_path, &good).unwrap();
-    let addr = free_addr();
-    let probe = Process::batchprobe(
-        dir.path(),
-        "reload",
-        &[
-            "run",
-            "--config",
-            config_path.to_str().unwrap(),
-            "--listen",
-            &addr.to_string(),
-        ],
-        &[],
-    );
-    wait_for_ok(&format!("http://{addr}/healthz"), Duration::from_secs(20)).await;
+    let (probe, addr) = run_probe(dir.path(), &config_path, &[]).await;
     let client = support::client();
     let reload = |client: reqwest::Client| async move {
         client

@@ -21,7 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
-use support::{Process, eventually, free_addr, wait_for_ok};
+use support::{Process, eventually};
 
 const KEY: &str = "AIzaOTLPCANARY0123456789";
 
@@ -71,6 +71,40 @@ async fn serve(router: Router) -> std::net::SocketAddr {
     addr
 }
 
+/// A stand-in provider on loopback, recording into `seen`.
+async fn provider(seen: &Shared) -> std::net::SocketAddr {
+    serve(
+        Router::new()
+            .route("/v1beta/batches", get(provider_list))
+            .route("/v1beta/models", get(provider_models))
+            .with_state(seen.clone()),
+    )
+    .await
+}
+
+/// Starts `batchprobe run` probing `provider` every second, with `otel` in its environment.
+/// Returns the process and the address of its HTTP server, once it answers.
+async fn run_probe(
+    dir: &std::path::Path,
+    provider: std::net::SocketAddr,
+    otel: &[(&str, &str)],
+) -> (Process, std::net::SocketAddr) {
+    let config = dir.join("probe.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "region: europe-west4\ninterval: 1s\ntimeout: 5s\n\
+             budget: {{ requests_per_minute: 600 }}\ntargets:\n  - name: t\n    provider: gemini\n    \
+             base_url: http://{provider}\n    api_key: {{ env: OTLP_TEST_KEY }}\n    \
+             operations: [list, models]\n"
+        ),
+    )
+    .unwrap();
+    let mut env = vec![("OTLP_TEST_KEY", KEY)];
+    env.extend_from_slice(otel);
+    support::run_probe(dir, &config, &env).await
+}
+
 fn spans(seen: &Seen) -> Vec<Span> {
     seen.exports
         .iter()
@@ -106,47 +140,20 @@ async fn probe_requests_are_exported_as_client_spans() {
             .with_state(seen.clone()),
     )
     .await;
-    let provider = serve(
-        Router::new()
-            .route("/v1beta/batches", get(provider_list))
-            .route("/v1beta/models", get(provider_models))
-            .with_state(seen.clone()),
-    )
-    .await;
-
+    let provider = provider(&seen).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("probe.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "region: europe-west4\ninterval: 1s\ntimeout: 5s\n\
-             budget: {{ requests_per_minute: 600 }}\ntargets:\n  - name: t\n    provider: gemini\n    \
-             base_url: http://{provider}\n    api_key: {{ env: OTLP_TEST_KEY }}\n    \
-             operations: [list, models]\n"
-        ),
-    )
-    .unwrap();
-    let addr = free_addr();
     let endpoint = format!("http://{collector}");
-    let probe = Process::batchprobe(
+    let (probe, addr) = run_probe(
         dir.path(),
-        "run",
+        provider,
         &[
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &addr.to_string(),
-        ],
-        &[
-            ("OTLP_TEST_KEY", KEY),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_SERVICE_NAME", "batchprobe-test"),
             // Nothing is exported before shutdown: the spans that arrive prove the final flush.
             ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
         ],
-    );
-    wait_for_ok(&format!("http://{addr}/healthz"), Duration::from_secs(20)).await;
+    )
+    .await;
 
     // Exemplars: the failed models requests carry their trace id in the OpenMetrics exposition.
     let client = support::client();
@@ -336,44 +343,18 @@ async fn grpc_is_the_other_protocol() {
             .unwrap();
     });
     let seen = Shared::default();
-    let provider = serve(
-        Router::new()
-            .route("/v1beta/batches", get(provider_list))
-            .route("/v1beta/models", get(provider_models))
-            .with_state(seen.clone()),
-    )
-    .await;
-
+    let provider = provider(&seen).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("probe.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "interval: 1s\ntimeout: 5s\ntargets:\n  - name: t\n    provider: gemini\n    \
-             base_url: http://{provider}\n    api_key: {{ env: OTLP_TEST_KEY }}\n    \
-             operations: [list, models]\n"
-        ),
-    )
-    .unwrap();
-    let addr = free_addr();
     let endpoint = format!("http://{collector}");
-    let probe = Process::batchprobe(
+    let (probe, _) = run_probe(
         dir.path(),
-        "run",
+        provider,
         &[
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &addr.to_string(),
-        ],
-        &[
-            ("OTLP_TEST_KEY", KEY),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ],
-    );
-    wait_for_ok(&format!("http://{addr}/healthz"), Duration::from_secs(20)).await;
+    )
+    .await;
     eventually(Duration::from_secs(20), "probe requests", || async {
         (seen.lock().unwrap().traceparents.len() >= 3).then_some(())
     })

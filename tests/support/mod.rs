@@ -79,6 +79,23 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Starts `batchprobe run --config CONFIG` on a free loopback port with `env`, and waits until
+/// its `/healthz` answers. Returns the process and the server's address.
+pub async fn run_probe(dir: &Path, config: &Path, env: &[(&str, &str)]) -> (Process, SocketAddr) {
+    let addr = free_addr();
+    let args = [
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        &addr.to_string(),
+    ];
+
+    let probe = Process::batchprobe(dir, "run", &args, env);
+    wait_for_ok(&format!("http://{addr}/healthz"), Duration::from_secs(20)).await;
+    (probe, addr)
+}
+
 /// A GET whose answer is JSON, bounded by a timeout; panics with the URL on any failure.
 pub async fn get_json(url: reqwest::Url) -> serde_json::Value {
     let response = client()
