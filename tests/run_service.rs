@@ -73,7 +73,7 @@ async fn run_exposes_the_metric_contract_and_promtool_accepts_it() {
         config(&sim.base_url("europe-west4").unwrap(), &key, "1s"),
     )
     .unwrap();
-    let (_probe, addr) = run_probe(dir.path(), &config_path, &[]).await;
+    let (_probe, addr) = run_probe(dir.path(), "run", &config_path, &[]).await;
 
     // Wait until the large jobs' 503s (after the scaled 60 s deadline) have been counted.
     let text = eventually(
@@ -150,7 +150,7 @@ async fn a_bad_reload_keeps_the_running_config() {
     let config_path = dir.path().join("probe.yml");
     let good = config(&sim.base_url("europe-west4").unwrap(), &key, "1s");
     std::fs::write(&config_path, &good).unwrap();
-    let (probe, addr) = run_probe(dir.path(), &config_path, &[]).await;
+    let (probe, addr) = run_probe(dir.path(), "reload", &config_path, &[]).await;
     let client = support::client();
     let reload = |client: reqwest::Client| async move {
         client

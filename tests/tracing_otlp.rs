@@ -102,7 +102,7 @@ async fn run_probe(
     .unwrap();
     let mut env = vec![("OTLP_TEST_KEY", KEY)];
     env.extend_from_slice(otel);
-    support::run_probe(dir, &config, &env).await
+    support::run_probe(dir, "run", &config, &env).await
 }
 
 fn spans(seen: &Seen) -> Vec<Span> {

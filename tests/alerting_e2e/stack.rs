@@ -23,7 +23,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Process, client, free_addr, get_json, prometheus_alerts, prometheus_query, tool, wait_for_ok,
+    Process, client, free_addr, get_json, prometheus_alerts, prometheus_query, run_probe, simulate,
+    tool, wait_for_ok,
 };
 
 /// The probe regions, one simulator listener and one `batchprobe run` each.
@@ -60,18 +61,8 @@ impl Stack {
         let mut processes = Vec::new();
 
         // The simulator: one listener per region, no fault until the test puts one.
-        let simulator_addrs: Vec<SocketAddr> = REGIONS.iter().map(|_| free_addr()).collect();
-        let mut args = vec!["simulate".to_string()];
-        for (region, addr) in REGIONS.iter().zip(&simulator_addrs) {
-            args.push("--listen".into());
-            args.push(format!("{region}={addr}"));
-        }
-        args.extend(["--scenario".into(), "healthy".into()]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        processes.push(Process::batchprobe(dir.path(), "simulate", &args, &[]));
-        for addr in &simulator_addrs {
-            wait_for_ok(&format!("http://{addr}/_simulator/faults"), STARTUP).await;
-        }
+        let (simulator, simulator_addrs) = simulate(dir.path(), &REGIONS, "healthy").await;
+        processes.push(simulator);
 
         // One probe per region, each against its region's listener.
         let key = dir.path().join("api-key");
@@ -80,20 +71,10 @@ impl Stack {
         for (region, simulator) in REGIONS.iter().zip(&simulator_addrs) {
             let config = dir.path().join(format!("probe-{region}.yml"));
             std::fs::write(&config, probe_config(region, *simulator, &key)).unwrap();
-            let addr = free_addr();
-            let args = [
-                "run",
-                "--config",
-                config.to_str().unwrap(),
-                "--listen",
-                &addr.to_string(),
-            ];
             let name = format!("probe-{region}");
-            processes.push(Process::batchprobe(dir.path(), &name, &args, &[]));
+            let (probe, addr) = run_probe(dir.path(), &name, &config, &[]).await;
+            processes.push(probe);
             probe_addrs.push(addr);
-        }
-        for addr in &probe_addrs {
-            wait_for_ok(&format!("http://{addr}/healthz"), STARTUP).await;
         }
 
         // Alertmanager before Prometheus, so that the first alerts find it.

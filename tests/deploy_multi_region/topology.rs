@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::deploy_support::{assert_success, repo_path, require_tool, run};
-use crate::support::{Process, free_addr, prometheus_alerts, prometheus_query, wait_for_ok};
+use crate::support::{
+    Process, free_addr, prometheus_alerts, prometheus_query, run_probe, simulate, wait_for_ok,
+};
 
 /// The probe regions: one simulator listener, one probe and one agent each.
 pub const REGIONS: [&str; 2] = ["europe-west4", "us-central1"];
@@ -73,39 +75,20 @@ impl Topology {
         wait_for_ok(&format!("http://{central}/-/ready"), STARTUP).await;
 
         // The simulator: one listener per region.
-        let simulator_addrs: Vec<SocketAddr> = REGIONS.iter().map(|_| free_addr()).collect();
-        let mut args = vec!["simulate".to_string()];
-        for (region, addr) in REGIONS.iter().zip(&simulator_addrs) {
-            args.extend(["--listen".to_string(), format!("{region}={addr}")]);
-        }
-        args.extend(["--scenario".to_string(), scenario.to_string()]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        processes.push(Process::batchprobe(dir.path(), "simulate", &args, &[]));
-        for addr in &simulator_addrs {
-            wait_for_ok(&format!("http://{addr}/_simulator/faults"), STARTUP).await;
-        }
+        let (simulator, simulator_addrs) = simulate(dir.path(), &REGIONS, scenario).await;
+        processes.push(simulator);
 
-        // One probe per region, against its region's listener.
+        // One probe per region, each against its region's listener.
         let key = dir.path().join("api-key");
         std::fs::write(&key, "multi-region-test-key").expect("write the key file");
         let mut probe_addrs = Vec::new();
         for (region, simulator) in REGIONS.iter().zip(&simulator_addrs) {
             let config = dir.path().join(format!("probe-{region}.yml"));
             std::fs::write(&config, probe_config(region, *simulator, &key)).unwrap();
-            let addr = free_addr();
-            let args = [
-                "run",
-                "--config",
-                config.to_str().unwrap(),
-                "--listen",
-                &addr.to_string(),
-            ];
             let name = format!("probe-{region}");
-            processes.push(Process::batchprobe(dir.path(), &name, &args, &[]));
+            let (probe, addr) = run_probe(dir.path(), &name, &config, &[]).await;
+            processes.push(probe);
             probe_addrs.push(addr);
-        }
-        for addr in &probe_addrs {
-            wait_for_ok(&format!("http://{addr}/healthz"), STARTUP).await;
         }
 
         // One agent per region, scraping its probe and writing to the centre.

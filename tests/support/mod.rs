@@ -79,9 +79,15 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// Starts `batchprobe run --config CONFIG` on a free loopback port with `env`, and waits until
-/// its `/healthz` answers. Returns the process and the server's address.
-pub async fn run_probe(dir: &Path, config: &Path, env: &[(&str, &str)]) -> (Process, SocketAddr) {
+/// Starts `batchprobe run --config CONFIG` on a free loopback port with `env`, its output in
+/// files named `name` under `dir`, and waits until its `/healthz` answers. Returns the process
+/// and the server's address.
+pub async fn run_probe(
+    dir: &Path,
+    name: &str,
+    config: &Path,
+    env: &[(&str, &str)],
+) -> (Process, SocketAddr) {
     let addr = free_addr();
     let args = [
         "run",
@@ -91,9 +97,32 @@ pub async fn run_probe(dir: &Path, config: &Path, env: &[(&str, &str)]) -> (Proc
         &addr.to_string(),
     ];
 
-    let probe = Process::batchprobe(dir, "run", &args, env);
+    let probe = Process::batchprobe(dir, name, &args, env);
     wait_for_ok(&format!("http://{addr}/healthz"), Duration::from_secs(20)).await;
     (probe, addr)
+}
+
+/// Starts `batchprobe simulate` with one listener per region on free loopback ports, playing
+/// `scenario`, and waits until every listener answers. Returns the process and the listeners'
+/// addresses in region order.
+pub async fn simulate(dir: &Path, regions: &[&str], scenario: &str) -> (Process, Vec<SocketAddr>) {
+    let addrs: Vec<SocketAddr> = regions.iter().map(|_| free_addr()).collect();
+    let mut args = vec!["simulate".to_string()];
+    for (region, addr) in regions.iter().zip(&addrs) {
+        args.extend(["--listen".to_string(), format!("{region}={addr}")]);
+    }
+    args.extend(["--scenario".to_string(), scenario.to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    let simulator = Process::batchprobe(dir, "simulate", &args, &[]);
+    for addr in &addrs {
+        wait_for_ok(
+            &format!("http://{addr}/_simulator/faults"),
+            Duration::from_secs(30),
+        )
+        .await;
+    }
+    (simulator, addrs)
 }
 
 /// A GET whose answer is JSON, bounded by a timeout; panics with the URL on any failure.
