@@ -23,8 +23,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Process, client, free_addr, get_json, prometheus_alerts, prometheus_query, run_probe, simulate,
-    tool, wait_for_ok,
+    Process, client, free_addr, get_json, logs_tail, prometheus_alerts, prometheus_query,
+    run_probe, simulate, tool, wait_for_ok,
 };
 
 /// The probe regions, one simulator listener and one `batchprobe run` each.
@@ -122,19 +122,7 @@ impl Stack {
 
     /// What every process wrote so far, for failure messages.
     pub fn logs(&self) -> String {
-        let mut out = String::new();
-        for process in &self.processes {
-            let output = process.output();
-            let tail: Vec<&str> = output.lines().rev().take(20).collect();
-            let name = process.stdout.file_stem().unwrap().to_string_lossy();
-            out.push_str(&format!("--- {name} (last lines)\n"));
-            for line in tail.into_iter().rev() {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        out.push_str(&format!("(files in {})\n", self.dir.path().display()));
-        out
+        logs_tail(&self.processes, self.dir.path(), 20)
     }
 
     /// Replaces the simulator's fault rules (shared by all its listeners); returns the rules in

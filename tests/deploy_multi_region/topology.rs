@@ -23,7 +23,8 @@ use serde_json::{Value, json};
 
 use crate::deploy_support::{assert_success, repo_path, require_tool, run};
 use crate::support::{
-    Process, free_addr, prometheus_alerts, prometheus_query, run_probe, simulate, wait_for_ok,
+    Process, free_addr, logs_tail, prometheus_alerts, prometheus_query, run_probe, simulate,
+    wait_for_ok,
 };
 
 /// The probe regions: one simulator listener, one probe and one agent each.
@@ -128,19 +129,7 @@ impl Topology {
 
     /// The last lines every process wrote, for failure messages.
     pub fn logs(&self) -> String {
-        let mut out = String::new();
-        for process in &self.processes {
-            let output = process.output();
-            let tail: Vec<&str> = output.lines().rev().take(15).collect();
-            let name = process.stdout.file_stem().unwrap().to_string_lossy();
-            out.push_str(&format!("--- {name} (last lines)\n"));
-            for line in tail.into_iter().rev() {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        out.push_str(&format!("(files in {})\n", self.dir.path().display()));
-        out
+        logs_tail(&self.processes, self.dir.path(), 15)
     }
 
     /// An instant PromQL query on the central server; panics when it refuses the query.

@@ -196,6 +196,24 @@ where
     }
 }
 
+/// The last `lines` lines each process wrote, and the folder holding their whole output: the
+/// tail of a failure message.
+pub fn logs_tail(processes: &[Process], dir: &Path, lines: usize) -> String {
+    let mut out = String::new();
+    for process in processes {
+        let output = process.output();
+        let tail: Vec<&str> = output.lines().rev().take(lines).collect();
+        let name = process.stdout.file_stem().unwrap().to_string_lossy();
+        out.push_str(&format!("--- {name} (last lines)\n"));
+        for line in tail.into_iter().rev() {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!("(files in {})\n", dir.display()));
+    out
+}
+
 /// Runs a tool that the test suite needs; a missing tool fails the test with how to get it.
 pub fn tool(name: &str) -> Command {
     let found = Command::new("sh")
