@@ -131,21 +131,27 @@ impl Scheduler {
         &self.inner.checks
     }
 
-    /// Runs discovery and every check until `cancel` fires.
+    /// Runs discovery and every check until `cancel` fires. Then no check starts again, but
+    /// requests already in flight finish and are recorded: a reload loses no observation.
     pub async fn run(&self, cancel: CancellationToken) {
         let mut tasks = JoinSet::new();
 
         for (target, api_version) in self.inner.discovery_targets() {
             let inner = self.inner.clone();
-            tasks.spawn(async move { inner.discovery_loop(target, api_version).await });
+            let cancel = cancel.clone();
+            // Discovery records no observation, so it may stop mid-request.
+            tasks.spawn(async move {
+                let discovery = inner.discovery_loop(target, api_version);
+                cancel.run_until_cancelled(discovery).await;
+            });
         }
         for check in self.inner.checks.clone() {
             let inner = self.inner.clone();
-            tasks.spawn(async move { inner.check_loop(check).await });
+            let cancel = cancel.clone();
+            tasks.spawn(async move { inner.check_loop(check, cancel).await });
         }
 
-        cancel.cancelled().await;
-        tasks.shutdown().await;
+        while tasks.join_next().await.is_some() {}
     }
 
     /// Runs every check once, now, after one discovery pass when `discover` is set. Used by
@@ -184,7 +190,7 @@ impl Inner {
         pairs
     }
 
-    async fn check_loop(&self, check: Check) {
+    async fn check_loop(&self, check: Check, cancel: CancellationToken) {
         let provider = self.config.targets[check.target].provider.as_str();
         let mut tick = Instant::now() + check.offset();
         let mut round = 0;
@@ -193,7 +199,10 @@ impl Inner {
             let jitter = check
                 .interval
                 .mul_f64(rand::rng().random_range(0.0..=self.jitter));
-            tokio::time::sleep_until(tick + jitter).await;
+            let wait = tokio::time::sleep_until(tick + jitter);
+            if cancel.run_until_cancelled(wait).await.is_none() {
+                return;
+            }
 
             self.run_check(&check, round).await;
             round += 1;

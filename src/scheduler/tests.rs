@@ -318,3 +318,31 @@ async fn discovered_jobs_rotate_per_round() {
             .all(|(_, t)| t.slice.batch_size == "11-100")
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_in_flight_at_cancel_is_still_recorded() {
+    let config = config("    operations: [models]\n", "interval: 10s\n");
+    let prober = FakeProber::new(Duration::from_secs(30));
+    let sink = Arc::new(RecordingSink::default());
+    let scheduler = Scheduler::new(config, prober.clone(), sink.clone()).with_jitter(0.0);
+
+    let cancel = CancellationToken::new();
+    let stopper = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        stopper.cancel();
+    });
+    let started = Instant::now();
+    scheduler.run(cancel).await;
+
+    assert_eq!(prober.sent().len(), 1, "nothing starts after the cancel");
+    assert_eq!(
+        sink.observed.lock().unwrap().len(),
+        1,
+        "the request in flight was recorded"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(30),
+        "run waited for it"
+    );
+}
