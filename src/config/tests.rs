@@ -1,3 +1,5 @@
+//! Config parsing: the documented example, and errors that name the file, line, column and key.
+
 use std::path::Path;
 
 use super::*;

@@ -1,3 +1,5 @@
+//! The metric contract as encoded text, both exposition formats, and format negotiation.
+
 use std::time::{Duration, SystemTime};
 
 use super::*;
