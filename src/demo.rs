@@ -33,7 +33,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "seed-outage")]
     pub scenario: String,
     /// Seconds between two runs of each check, and between two tables.
-    #[arg(long, default_value = "4s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub interval: Duration,
 }
 
