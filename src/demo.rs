@@ -32,7 +32,7 @@ pub struct DemoArgs {
     /// The simulator scenario to play (a built-in name or a YAML file).
     #[arg(long, default_value = "seed-outage")]
     pub scenario: String,
-    /// Seconds between two runs of each check, and between two tables.
+    /// Time between two runs of each check, and between two tables.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub interval: Duration,
 }
