@@ -18,6 +18,9 @@ use crate::scheduler::{BoxFuture, Prober, Scheduler, Sink, SkipReason, Task};
 use crate::slice::Operation;
 use crate::verdict::{Evaluator, Verdict};
 
+/// The `pageSize` of the list requests that discovery sends.
+const DISCOVERY_PAGE_SIZE: u32 = 100;
+
 /// Sends the scheduler's tasks over HTTP to the configured targets.
 pub struct HttpProbes {
     prober: HttpProber,
@@ -83,7 +86,8 @@ impl Prober for HttpProbes {
     ) -> BoxFuture<Result<ListPage, String>> {
         let probe = &self.targets[target];
         let provider = probe.provider.clone();
-        let request = provider.list_page(&api_version, 100, page_token.as_deref());
+        // Large pages keep discovery to a few requests of the target's budget.
+        let request = provider.list_page(&api_version, DISCOVERY_PAGE_SIZE, page_token.as_deref());
         let timeout = probe.target.timeout;
         let prober = self.prober.clone();
         let slice = crate::slice::SliceKey {

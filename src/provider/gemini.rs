@@ -73,6 +73,7 @@ impl Provider for Gemini {
                 &[("fields", STATE_FIELDS)],
                 format!("/{api_version}/batches/{{batch}}"),
             ),
+            // Callers that know the target's configured page size use `list_page` directly.
             Operation::List => self.list_page(api_version, 10, None),
             Operation::Models => self.build(
                 &format!("/{api_version}/models"),
