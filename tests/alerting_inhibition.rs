@@ -6,9 +6,11 @@
 //! Needs the Alertmanager binary (`prometheus-alertmanager`, Debian package
 //! prometheus-alertmanager; or `alertmanager`).
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -26,19 +28,6 @@ impl Drop for Alertmanager {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn find_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-
-    ["prometheus-alertmanager", "alertmanager"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|candidate| candidate.is_file())
-        .expect(
-            "no Alertmanager binary (prometheus-alertmanager or alertmanager) on PATH; \
-             install it with: apt-get install -y prometheus-alertmanager",
-        )
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
@@ -82,7 +71,7 @@ fn start(config: &Path) -> Alertmanager {
     let storage = tempfile::tempdir().expect("storage dir");
     let port = free_port();
 
-    let child = Command::new(find_binary())
+    let child = Command::new(support::alertmanager_binary())
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--storage.path={}", storage.path().display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))

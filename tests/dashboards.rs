@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
+use support::grafana_references;
+
+mod support;
 
 /// Every dashboard file and the uid it must keep: links, bookmarks and provisioned copies
 /// depend on it. A new dashboard adds its line here.
@@ -97,51 +100,19 @@ fn variables(dashboard: &Value) -> &Vec<Value> {
         .expect("a dashboard has templating.list")
 }
 
-/// Where a text refers to variables: `$name`, `${name}`, `${name:format}`,
-/// `${__data.fields.x}` and `[[name]]`, each with the byte range of the whole reference and the
-/// variable's name (the part before the first `.` or `:`).
-fn references(text: &str) -> Vec<(std::ops::Range<usize>, String)> {
-    let mut found = Vec::new();
-    let mut at = 0;
-    while let Some(pos) = text[at..].find(['$', '[']).map(|p| p + at) {
-        let tail = &text[pos..];
-        let (name, len) = if let Some(braced) = tail.strip_prefix("${") {
-            let end = braced.find('}').unwrap_or(braced.len());
-            (&braced[..end], end + 3)
-        } else if let Some(bracketed) = tail.strip_prefix("[[") {
-            let end = bracketed.find("]]").unwrap_or(bracketed.len());
-            (&bracketed[..end], end + 4)
-        } else if let Some(plain) = tail.strip_prefix('$') {
-            let end = plain
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(plain.len());
-            (&plain[..end], end + 1)
-        } else {
-            ("", 1)
-        };
-
-        let name = name.split([':', '.']).next().unwrap_or_default();
-        if !name.is_empty() {
-            found.push((pos..(pos + len).min(text.len()), name.to_string()));
-        }
-        at = pos + len.max(1);
-        if at >= text.len() {
-            break;
-        }
-    }
-    found
-}
-
 /// The names of the variables a text refers to.
 fn variable_references(text: &str) -> Vec<String> {
-    references(text).into_iter().map(|(_, name)| name).collect()
+    grafana_references(text)
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect()
 }
 
 /// The query with every variable replaced by a value that keeps it valid PromQL.
 fn substitute(expr: &str) -> String {
     let mut out = String::new();
     let mut copied = 0;
-    for (range, name) in references(expr) {
+    for (range, name) in grafana_references(expr) {
         let value = BUILTIN_VARIABLES
             .iter()
             .find(|(builtin, _)| *builtin == name)

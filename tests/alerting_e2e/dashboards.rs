@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::stack::{Stack, repo_path};
-use crate::support::get_json;
+use crate::support::{get_json, grafana_references};
 
 /// Grafana's `$__rate_interval` with its default 15 s datasource scrape interval (4 × 15 s).
 const RATE_INTERVAL: &str = "1m";
@@ -84,34 +84,13 @@ fn value_of(dashboard: &Value, name: &str) -> String {
 /// `text` with `$name`, `${name}`, `${name:format}` and `[[name]]` replaced.
 fn substitute(dashboard: &Value, text: &str) -> String {
     let mut out = String::new();
-    let mut rest = text;
-    while let Some(pos) = rest.find(['$', '[']) {
-        out.push_str(&rest[..pos]);
-        let tail = &rest[pos..];
-        let (name, len) = if let Some(braced) = tail.strip_prefix("${") {
-            let end = braced.find('}').expect("a closing brace");
-            (&braced[..end], end + 3)
-        } else if let Some(bracketed) = tail.strip_prefix("[[") {
-            let end = bracketed.find("]]").expect("closing brackets");
-            (&bracketed[..end], end + 4)
-        } else if let Some(plain) = tail.strip_prefix('$') {
-            let end = plain
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(plain.len());
-            (&plain[..end], end + 1)
-        } else {
-            ("", 1)
-        };
-
-        if name.is_empty() {
-            out.push_str(&tail[..len]);
-        } else {
-            let name = name.split(':').next().unwrap();
-            out.push_str(&value_of(dashboard, name));
-        }
-        rest = &tail[len..];
+    let mut copied = 0;
+    for (range, name) in grafana_references(text) {
+        out.push_str(&text[copied..range.start]);
+        out.push_str(&value_of(dashboard, &name));
+        copied = range.end;
     }
-    out.push_str(rest);
+    out.push_str(&text[copied..]);
     out
 }
 

@@ -23,8 +23,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Process, client, free_addr, get_json, logs_tail, prometheus_alerts, prometheus_query,
-    run_probe, simulate, tool, wait_for_ok,
+    Process, alertmanager_binary, client, free_addr, get_json, logs_tail, prometheus_alerts,
+    prometheus_query, run_probe, simulate, tool, wait_for_ok,
 };
 
 /// The probe regions, one simulator listener and one `batchprobe run` each.
@@ -287,17 +287,4 @@ fn prometheus_config(probes: &[SocketAddr], alertmanager: SocketAddr, rules: &[P
         }]
     });
     serde_norway::to_string(&config).expect("serialize prometheus.yml")
-}
-
-/// Debian names the binary `prometheus-alertmanager`, upstream `alertmanager`.
-fn alertmanager_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    ["prometheus-alertmanager", "alertmanager"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|candidate| candidate.is_file())
-        .expect(
-            "no Alertmanager binary (prometheus-alertmanager or alertmanager) on PATH: run \
-             scripts/install-test-deps.sh or apt-get install -y prometheus-alertmanager",
-        )
 }

@@ -214,6 +214,54 @@ pub fn logs_tail(processes: &[Process], dir: &Path, lines: usize) -> String {
     out
 }
 
+/// The Alertmanager binary: Debian names it `prometheus-alertmanager`, upstream `alertmanager`.
+pub fn alertmanager_binary() -> std::path::PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    ["prometheus-alertmanager", "alertmanager"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+        .expect(
+            "no Alertmanager binary (prometheus-alertmanager or alertmanager) on PATH: run \
+             scripts/install-test-deps.sh or apt-get install -y prometheus-alertmanager",
+        )
+}
+
+/// Where a text refers to Grafana variables: `$name`, `${name}`, `${name:format}`,
+/// `${__data.fields.x}` and `[[name]]`, each with the byte range of the whole reference and the
+/// variable's name (the part before the first `.` or `:`).
+pub fn grafana_references(text: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(pos) = text[at..].find(['$', '[']).map(|p| p + at) {
+        let tail = &text[pos..];
+        let (name, len) = if let Some(braced) = tail.strip_prefix("${") {
+            let end = braced.find('}').unwrap_or(braced.len());
+            (&braced[..end], end + 3)
+        } else if let Some(bracketed) = tail.strip_prefix("[[") {
+            let end = bracketed.find("]]").unwrap_or(bracketed.len());
+            (&bracketed[..end], end + 4)
+        } else if let Some(plain) = tail.strip_prefix('$') {
+            let end = plain
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(plain.len());
+            (&plain[..end], end + 1)
+        } else {
+            ("", 1)
+        };
+
+        let name = name.split([':', '.']).next().unwrap_or_default();
+        if !name.is_empty() {
+            found.push((pos..(pos + len).min(text.len()), name.to_string()));
+        }
+        at = pos + len.max(1);
+        if at >= text.len() {
+            break;
+        }
+    }
+    found
+}
+
 /// Runs a tool that the test suite needs; a missing tool fails the test with how to get it.
 pub fn tool(name: &str) -> Command {
     let found = Command::new("sh")
