@@ -5,7 +5,7 @@
 //! dimensions, the status code, the outcome and small closed sets. The exposition is the
 //! Prometheus text format by default and OpenMetrics when the scraper asks for it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 use std::time::UNIX_EPOCH;
@@ -163,6 +163,8 @@ pub struct Metrics {
     jobs_discovered: Family<JobLabels, Gauge>,
     checks_skipped: Family<SkipLabels, Counter>,
     reload_successful: Gauge,
+    /// Slices with last-result gauges, so that a reload can drop those it no longer probes.
+    slices: Mutex<HashSet<SliceKey>>,
     /// The discovery series last set per (provider, api_version, region), so a refresh can zero
     /// buckets and states that disappeared.
     discovered_keys: Mutex<HashMap<(String, String, String), Vec<JobLabels>>>,
@@ -247,6 +249,7 @@ impl Metrics {
             jobs_discovered,
             checks_skipped,
             reload_successful,
+            slices: Mutex::new(HashSet::new()),
             discovered_keys: Mutex::new(HashMap::new()),
             verdict,
         }
@@ -302,6 +305,11 @@ impl Metrics {
         self.last_probe
             .get_or_create(&labels)
             .set(finished.as_secs_f64());
+
+        let mut slices = self.slices.lock().expect("metrics lock poisoned");
+        if !slices.contains(slice) {
+            slices.insert(slice.clone());
+        }
     }
 
     /// Counts a skipped check.
@@ -349,11 +357,20 @@ impl Metrics {
         self.reload_successful.set(i64::from(successful));
     }
 
-    /// Drops the last-result gauges, whose slices may not exist under a new config. Counters
-    /// and histograms stay: they must never go backwards.
-    pub fn forget_slices(&self) {
-        self.probe_success.clear();
-        self.last_probe.clear();
+    /// Drops the last-result gauges of slices outside `planned`: after a reload they would
+    /// stand still forever and look like a probe that stopped. Counters and histograms stay:
+    /// they must never go backwards.
+    pub fn retain_slices(&self, planned: &HashSet<SliceKey>) {
+        let mut slices = self.slices.lock().expect("metrics lock poisoned");
+        slices.retain(|slice| {
+            if planned.contains(slice) {
+                return true;
+            }
+            let labels = SliceLabels::from(slice);
+            self.probe_success.remove(&labels);
+            self.last_probe.remove(&labels);
+            false
+        });
     }
 
     /// Encodes every metric in `format`.

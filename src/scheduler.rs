@@ -31,7 +31,7 @@ use crate::provider::{DiscoveredJob, ListPage};
 use crate::slice::{Operation, SliceKey};
 
 pub use budget::{Gate, MAX_RETRY_AFTER, SkipReason};
-pub use check::{Check, JobSelector, plan};
+pub use check::{Check, JobSelector, plan, planned_slices};
 
 /// A boxed future, the return type of [`Prober`] methods.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -236,13 +236,7 @@ impl Inner {
             target: check.target,
             api_version: check.api_version.clone(),
             job,
-            slice: SliceKey {
-                provider: target.provider.as_str().to_string(),
-                operation: check.operation,
-                api_version: check.api_version.clone(),
-                region: target.region.clone(),
-                batch_size: check.job.bucket().to_string(),
-            },
+            slice: check.slice(target),
         };
         let observation = self.prober.probe(task).await;
 

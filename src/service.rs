@@ -191,7 +191,7 @@ pub struct Service {
 
 struct Running {
     config: Config,
-    cancel: CancellationToken,
+    scheduler: RunningScheduler,
 }
 
 impl Service {
@@ -201,7 +201,7 @@ impl Service {
         let recorder = Arc::new(Recorder::new(&config));
         recorder.metrics.set_reload_successful(true);
 
-        let cancel = spawn_scheduler(&config, &prober, &recorder);
+        let scheduler = RunningScheduler::spawn(&config, &prober, &recorder);
         tracing::info!(
             config = %config_path.display(),
             targets = config.targets.len(),
@@ -212,7 +212,7 @@ impl Service {
             config_path: config_path.to_path_buf(),
             recorder,
             prober,
-            running: tokio::sync::Mutex::new(Running { config, cancel }),
+            running: tokio::sync::Mutex::new(Running { config, scheduler }),
         }))
     }
 
@@ -235,10 +235,22 @@ impl Service {
             }
         };
 
-        running.cancel.cancel();
-        self.recorder.metrics.forget_slices();
+        // The old scheduler stops starting checks; its requests in flight still finish and are
+        // recorded. Gauges of slices the new config drops go now, and once more after that
+        // drain, which may have set them again.
+        running.scheduler.cancel();
+        let planned = crate::scheduler::planned_slices(&config);
+        self.recorder.metrics.retain_slices(&planned);
         self.recorder.reconfigure(&config);
-        running.cancel = spawn_scheduler(&config, &self.prober, &self.recorder);
+        let old = std::mem::replace(
+            &mut running.scheduler,
+            RunningScheduler::spawn(&config, &self.prober, &self.recorder),
+        );
+        let recorder = self.recorder.clone();
+        tokio::spawn(async move {
+            let _ = old.task.await;
+            recorder.metrics.retain_slices(&planned);
+        });
         running.config = config;
         self.recorder.metrics.set_reload_successful(true);
         tracing::info!(config = %self.config_path.display(), "config reloaded");
@@ -247,20 +259,29 @@ impl Service {
 
     /// Stops probing.
     pub async fn shutdown(&self) {
-        self.running.lock().await.cancel.cancel();
+        self.running.lock().await.scheduler.cancel();
     }
 }
 
-fn spawn_scheduler(
-    config: &Config,
-    prober: &HttpProber,
-    recorder: &Arc<Recorder>,
-) -> CancellationToken {
-    let probes = Arc::new(HttpProbes::new(config, prober.clone()));
-    let scheduler = Scheduler::new(config.clone(), probes, recorder.clone());
-    let cancel = CancellationToken::new();
+/// A scheduler running in its own task.
+struct RunningScheduler {
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
 
-    let token = cancel.clone();
-    tokio::spawn(async move { scheduler.run(token).await });
-    cancel
+impl RunningScheduler {
+    fn spawn(config: &Config, prober: &HttpProber, recorder: &Arc<Recorder>) -> RunningScheduler {
+        let probes = Arc::new(HttpProbes::new(config, prober.clone()));
+        let scheduler = Scheduler::new(config.clone(), probes, recorder.clone());
+        let cancel = CancellationToken::new();
+
+        let token = cancel.clone();
+        let task = tokio::spawn(async move { scheduler.run(token).await });
+        RunningScheduler { cancel, task }
+    }
+
+    /// Stops starting checks; the task ends once the requests in flight are recorded.
+    fn cancel(&self) {
+        self.cancel.cancel();
+    }
 }

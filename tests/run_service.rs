@@ -46,6 +46,14 @@ async fn scrape(addr: SocketAddr, accept: Option<&str>) -> (String, String) {
     (content_type, response.text().await.unwrap())
 }
 
+/// Whether the exposition has a last-result gauge for `api_version`.
+fn has_gauge(text: &str, api_version: &str) -> bool {
+    text.lines().any(|l| {
+        l.starts_with("batchprobe_probe_success{")
+            && l.contains(&format!("api_version=\"{api_version}\""))
+    })
+}
+
 const CONTRACT: [&str; 12] = [
     "batchprobe_requests_total{",
     "batchprobe_request_duration_seconds_bucket{",
@@ -196,7 +204,12 @@ async fn a_bad_reload_keeps_the_running_config() {
         probe.output()
     );
 
-    // SIGHUP with the config fixed (one API version fewer) reloads it.
+    // SIGHUP with the config fixed (one API version fewer) reloads it, once v1beta has results.
+    eventually(Duration::from_secs(20), "v1beta results", || async {
+        let (_, text) = scrape(addr, None).await;
+        has_gauge(&text, "v1beta").then_some(())
+    })
+    .await;
     std::fs::write(&config_path, good.replace("[v1beta, v1]", "[v1]")).unwrap();
     probe.signal(1);
     eventually(Duration::from_secs(20), "the SIGHUP reload", || async {
@@ -209,6 +222,18 @@ async fn a_bad_reload_keeps_the_running_config() {
         probe.output().contains("config reloaded"),
         "{}",
         probe.output()
+    );
+    // The dropped version's last-result gauges go (once requests in flight have drained);
+    // its counters stay.
+    let text = eventually(Duration::from_secs(20), "v1beta gauges to go", || async {
+        let (_, text) = scrape(addr, None).await;
+        (!has_gauge(&text, "v1beta") && has_gauge(&text, "v1")).then_some(text)
+    })
+    .await;
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("batchprobe_requests_total{") && l.contains("\"v1beta\"")),
+        "{text}"
     );
 
     // And over HTTP.

@@ -80,3 +80,34 @@ fn format_follows_accept() {
     );
     assert_eq!(Format::from_accept(None), Format::PrometheusText);
 }
+
+#[test]
+fn retained_slices_keep_their_gauges_and_the_others_go() {
+    let metrics = Metrics::new();
+    let kept = observation(Outcome::Success, Some(200));
+    let mut dropped = kept.clone();
+    dropped.slice.api_version = "v1".into();
+    metrics.observe(&kept);
+    metrics.observe(&dropped);
+
+    metrics.retain_slices(&[kept.slice.clone()].into_iter().collect());
+    let text = metrics.encode(Format::PrometheusText).unwrap();
+
+    let gauges = |version: &str| {
+        text.lines()
+            .filter(|l| {
+                (l.starts_with("batchprobe_probe_success{")
+                    || l.starts_with("batchprobe_last_probe_timestamp_seconds{"))
+                    && l.contains(&format!("api_version=\"{version}\""))
+            })
+            .count()
+    };
+    assert_eq!(gauges("v1beta"), 2, "{text}");
+    assert_eq!(gauges("v1"), 0, "{text}");
+    assert!(
+        text.contains(
+            "batchprobe_requests_total{provider=\"gemini\",operation=\"get\",api_version=\"v1\""
+        ),
+        "counters stay"
+    );
+}

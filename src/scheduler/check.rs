@@ -3,8 +3,8 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
-use crate::config::Config;
-use crate::slice::{NO_BATCH_SIZE, Operation, SizeBuckets};
+use crate::config::{Config, Target};
+use crate::slice::{NO_BATCH_SIZE, Operation, SizeBuckets, SliceKey};
 
 /// Which job a per-job check fetches.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -55,6 +55,17 @@ pub struct Check {
 }
 
 impl Check {
+    /// The slice this check's results belong to; `target` is the check's target.
+    pub fn slice(&self, target: &Target) -> SliceKey {
+        SliceKey {
+            provider: target.provider.as_str().to_string(),
+            operation: self.operation,
+            api_version: self.api_version.clone(),
+            region: target.region.clone(),
+            batch_size: self.job.bucket().to_string(),
+        }
+    }
+
     /// Where in its interval this check first fires: a stable hash of its identity, so that
     /// checks spread over the interval the same way on every start and do not fire together.
     pub fn offset(&self) -> Duration {
@@ -63,6 +74,14 @@ impl Check {
         let fraction = (hasher.finish() % 10_000) as f64 / 10_000.0;
         self.interval.mul_f64(fraction)
     }
+}
+
+/// Every slice the config's checks report into.
+pub fn planned_slices(config: &Config) -> std::collections::HashSet<SliceKey> {
+    plan(config)
+        .iter()
+        .map(|check| check.slice(&config.targets[check.target]))
+        .collect()
 }
 
 /// Every check the config asks for.
