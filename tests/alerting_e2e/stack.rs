@@ -23,8 +23,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Process, alertmanager_binary, client, free_addr, get_json, logs_tail, prometheus_alerts,
-    prometheus_query, run_probe, simulate, tool, wait_for_ok,
+    Process, alertmanager_binary, client, free_addr, get_json, logs_tail, probe_per_region,
+    prometheus_alerts, prometheus_query, simulate, tool, wait_for_ok,
 };
 
 /// The probe regions, one simulator listener and one `batchprobe run` each.
@@ -65,17 +65,15 @@ impl Stack {
         processes.push(simulator);
 
         // One probe per region, each against its region's listener.
-        let key = dir.path().join("api-key");
-        std::fs::write(&key, "alerting-e2e-key").expect("write the key file");
-        let mut probe_addrs = Vec::new();
-        for (region, simulator) in REGIONS.iter().zip(&simulator_addrs) {
-            let config = dir.path().join(format!("probe-{region}.yml"));
-            std::fs::write(&config, probe_config(region, *simulator, &key)).unwrap();
-            let name = format!("probe-{region}");
-            let (probe, addr) = run_probe(dir.path(), &name, &config, &[]).await;
-            processes.push(probe);
-            probe_addrs.push(addr);
-        }
+        let (probes, probe_addrs) = probe_per_region(
+            dir.path(),
+            &REGIONS,
+            &simulator_addrs,
+            "alerting-e2e-key",
+            probe_config,
+        )
+        .await;
+        processes.extend(probes);
 
         // Alertmanager before Prometheus, so that the first alerts find it.
         let alertmanager = free_addr();

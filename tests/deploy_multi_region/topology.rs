@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::deploy_support::{assert_success, repo_path, require_tool, run};
 use crate::support::{
-    Process, free_addr, logs_tail, prometheus_alerts, prometheus_query, run_probe, simulate,
+    Process, free_addr, logs_tail, probe_per_region, prometheus_alerts, prometheus_query, simulate,
     wait_for_ok,
 };
 
@@ -80,17 +80,15 @@ impl Topology {
         processes.push(simulator);
 
         // One probe per region, each against its region's listener.
-        let key = dir.path().join("api-key");
-        std::fs::write(&key, "multi-region-test-key").expect("write the key file");
-        let mut probe_addrs = Vec::new();
-        for (region, simulator) in REGIONS.iter().zip(&simulator_addrs) {
-            let config = dir.path().join(format!("probe-{region}.yml"));
-            std::fs::write(&config, probe_config(region, *simulator, &key)).unwrap();
-            let name = format!("probe-{region}");
-            let (probe, addr) = run_probe(dir.path(), &name, &config, &[]).await;
-            processes.push(probe);
-            probe_addrs.push(addr);
-        }
+        let (probes, probe_addrs) = probe_per_region(
+            dir.path(),
+            &REGIONS,
+            &simulator_addrs,
+            "multi-region-test-key",
+            probe_config,
+        )
+        .await;
+        processes.extend(probes);
 
         // One agent per region, scraping its probe and writing to the centre.
         let mut agent_addrs = Vec::new();

@@ -125,6 +125,32 @@ pub async fn simulate(dir: &Path, regions: &[&str], scenario: &str) -> (Process,
     (simulator, addrs)
 }
 
+/// Starts one `batchprobe run` per region, each against its region's simulator listener, with
+/// the config `probe_config(region, listener, key_file)` and a key file holding `key`. Returns
+/// the processes and the probes' addresses in region order.
+pub async fn probe_per_region(
+    dir: &Path,
+    regions: &[&str],
+    listeners: &[SocketAddr],
+    key: &str,
+    probe_config: impl Fn(&str, SocketAddr, &Path) -> String,
+) -> (Vec<Process>, Vec<SocketAddr>) {
+    let key_file = dir.join("api-key");
+    std::fs::write(&key_file, key).expect("write the key file");
+
+    let mut processes = Vec::new();
+    let mut addrs = Vec::new();
+    for (region, listener) in regions.iter().zip(listeners) {
+        let config = dir.join(format!("probe-{region}.yml"));
+        std::fs::write(&config, probe_config(region, *listener, &key_file)).unwrap();
+        let name = format!("probe-{region}");
+        let (probe, addr) = run_probe(dir, &name, &config, &[]).await;
+        processes.push(probe);
+        addrs.push(addr);
+    }
+    (processes, addrs)
+}
+
 /// A GET whose answer is JSON, bounded by a timeout; panics with the URL on any failure.
 pub async fn get_json(url: reqwest::Url) -> serde_json::Value {
     let response = client()
